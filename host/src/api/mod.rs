@@ -1,0 +1,84 @@
+//! The HTTP API: App Connect's routes on axum, and the tower-http layers
+//! around them (request ids, trace spans, body limit, timeout).
+//!
+//! This layer knows HTTP and App Connect's wire format; it hands typed
+//! inputs to [`crate::service`] and renders its outcomes.
+
+mod auth;
+mod call_log;
+pub mod error;
+mod extract;
+mod wire;
+
+use crate::service::Service;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use error::ApiError;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub service: Service,
+}
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    pub body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole API as a router.
+pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    let routes = Router::new()
+        .route("/apiKeyLogin", post(auth::api_key_login))
+        .route("/unAuthorize", post(auth::unauthorize))
+        .route("/callLog", get(call_log::find).post(call_log::create).patch(call_log::update))
+        .route("/healthz", get(auth::healthz))
+        .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) })
+        .with_state(state);
+
+    // The span names the route and request id only: the query string may
+    // carry a jwtToken and must never reach a log.
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request| {
+            let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        })
+        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO));
+
+    // Router::layer wraps everything added before it, so the last layer
+    // here is the outermost.
+    routes
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(limits.body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        .layer(axum::middleware::map_response(json_error_bodies))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Give error answers that layers produce with a bare status (body limit,
+/// timeout, method not allowed) App Connect's JSON shape.
+async fn json_error_bodies(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        return ApiError::from_status(status).into_response();
+    }
+    response
+}

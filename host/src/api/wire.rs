@@ -1,0 +1,280 @@
+//! App Connect's request bodies, as the client sends them, and their
+//! conversion to service inputs. Unknown fields are ignored.
+
+use super::error::ApiError;
+use crate::runtime::{Call, ContactRef, Direction, Party};
+use crate::service::{CallLogUpdate, NewCallLog};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::fmt;
+
+/// Longest session id accepted.
+pub(super) const MAX_SESSION_ID_LEN: usize = 128;
+
+/// An id that arrives as a JSON string or an integer (`contactId`, `sessionId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Id(pub String);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = Id;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or integer id")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
+                Ok(Id(v.trim().to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(IdVisitor)
+    }
+}
+
+/// A time that arrives as an ISO 8601 / RFC 3339 string or as epoch
+/// milliseconds; held as epoch milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct EpochMillis(pub i64);
+
+impl<'de> Deserialize<'de> for EpochMillis {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TimeVisitor;
+        impl Visitor<'_> for TimeVisitor {
+            type Value = EpochMillis;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an ISO 8601 time or epoch milliseconds")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<EpochMillis, E> {
+                let parsed = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| E::custom(format!("{v:?} is not an ISO 8601 time")))?;
+                Ok(EpochMillis((parsed.unix_timestamp_nanos() / 1_000_000) as i64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<EpochMillis, E> {
+                i64::try_from(v).map(EpochMillis).map_err(|_| E::custom("time out of range"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<EpochMillis, E> {
+                Ok(EpochMillis(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<EpochMillis, E> {
+                if v.is_finite() && v.abs() < 9.0e15 {
+                    Ok(EpochMillis(v as i64))
+                } else {
+                    Err(E::custom("time out of range"))
+                }
+            }
+        }
+        deserializer.deserialize_any(TimeVisitor)
+    }
+}
+
+/// `POST /apiKeyLogin`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ApiKeyLogin {
+    pub platform: String,
+    pub api_key: String,
+    pub hostname: String,
+    pub additional_info: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(super) enum WireDirection {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WireParty {
+    pub phone_number: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Recording {
+    pub link: Option<String>,
+}
+
+/// `logInfo`: the RingCentral call-log record.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct LogInfo {
+    pub id: Option<Id>,
+    pub session_id: Id,
+    pub telephony_session_id: Option<String>,
+    pub direction: WireDirection,
+    pub start_time: EpochMillis,
+    /// Seconds.
+    #[serde(default)]
+    pub duration: u32,
+    #[serde(default)]
+    pub result: String,
+    #[serde(default)]
+    pub from: WireParty,
+    #[serde(default)]
+    pub to: WireParty,
+    pub recording: Option<Recording>,
+    pub custom_subject: Option<String>,
+}
+
+/// `POST /callLog`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CreateCallLog {
+    pub log_info: LogInfo,
+    pub contact_id: Option<Id>,
+    pub contact_type: Option<String>,
+    pub contact_name: Option<String>,
+    pub note: Option<String>,
+    pub additional_submission: Option<serde_json::Value>,
+}
+
+/// `PATCH /callLog`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct UpdateCallLog {
+    pub session_id: Id,
+    pub subject: Option<String>,
+    pub note: Option<String>,
+    pub recording_link: Option<String>,
+    pub start_time: Option<EpochMillis>,
+    pub duration: Option<u32>,
+    pub result: Option<String>,
+    pub additional_submission: Option<serde_json::Value>,
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+/// A free-form JSON value passed to adapters as a string; `null` is absent.
+fn json_string(value: Option<serde_json::Value>) -> Option<String> {
+    value.filter(|v| !v.is_null()).map(|v| v.to_string())
+}
+
+fn check_session_id(field: &str, id: &str) -> Result<(), ApiError> {
+    if id.is_empty() {
+        return Err(ApiError::bad_request(format!("{field} is empty")));
+    }
+    if id.len() > MAX_SESSION_ID_LEN {
+        return Err(ApiError::bad_request(format!(
+            "{field} is longer than {MAX_SESSION_ID_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+impl CreateCallLog {
+    pub(super) fn into_new_call_log(self) -> Result<NewCallLog, ApiError> {
+        let info = self.log_info;
+        check_session_id("logInfo.sessionId", &info.session_id.0)?;
+        let party = |p: WireParty| Party { phone_number: non_empty(p.phone_number), name: non_empty(p.name) };
+        let call = Call {
+            id: info.id.map(|id| id.0).unwrap_or_default(),
+            session_id: info.session_id.0,
+            telephony_session_id: non_empty(info.telephony_session_id),
+            direction: match info.direction {
+                WireDirection::Inbound => Direction::Inbound,
+                WireDirection::Outbound => Direction::Outbound,
+            },
+            start_time: info.start_time.0,
+            duration_seconds: info.duration,
+            result: info.result,
+            from: party(info.from),
+            to: party(info.to),
+            recording_link: non_empty(info.recording.and_then(|r| r.link)),
+            custom_subject: non_empty(info.custom_subject),
+        };
+        let contact = self.contact_id.filter(|id| !id.0.is_empty()).map(|id| ContactRef {
+            id: id.0,
+            contact_type: non_empty(self.contact_type),
+            name: non_empty(self.contact_name),
+        });
+        Ok(NewCallLog {
+            call,
+            contact,
+            note: self.note,
+            additional_submission: json_string(self.additional_submission),
+        })
+    }
+}
+
+/// App Connect's client may send `recordingLink` URL-encoded
+/// (`https%3A%2F%2F…`); decode it when it is.
+fn decode_recording_link(link: String) -> String {
+    let lower = link.to_ascii_lowercase();
+    if !(lower.contains("%3a") || lower.contains("%2f")) {
+        return link;
+    }
+    percent_encoding::percent_decode_str(&link)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .unwrap_or(link)
+}
+
+impl UpdateCallLog {
+    pub(super) fn into_update(self) -> Result<CallLogUpdate, ApiError> {
+        check_session_id("sessionId", &self.session_id.0)?;
+        Ok(CallLogUpdate {
+            session_id: self.session_id.0,
+            subject: self.subject,
+            note: self.note,
+            recording_link: self.recording_link.map(decode_recording_link),
+            start_time: self.start_time.map(|t| t.0),
+            duration_seconds: self.duration,
+            result: self.result,
+            additional_submission: json_string(self.additional_submission),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::extract::parse_json;
+
+    const EXAMPLE: &str = include_str!("../../../tests/data/ringcentral-call-log.json");
+
+    #[test]
+    fn parses_the_reference_record() {
+        let info: LogInfo = parse_json(EXAMPLE.as_bytes()).expect("reference record parses");
+        assert_eq!(info.session_id.0, "4503991004");
+        assert_eq!(info.start_time.0, 1_536_672_249_000);
+        assert_eq!(info.duration, 7);
+        assert_eq!(info.from.phone_number.as_deref(), Some("+16504445566"));
+        assert_eq!(info.recording.and_then(|r| r.link).as_deref(), Some("https://app.ringcentral.com/recordings/1001"));
+    }
+
+    #[test]
+    fn times_arrive_as_iso_or_millis() {
+        let t: EpochMillis = parse_json(b"1536672249000").expect("millis");
+        assert_eq!(t.0, 1_536_672_249_000);
+        let t: EpochMillis = parse_json(br#""2018-09-11T13:24:09.000Z""#).expect("iso");
+        assert_eq!(t.0, 1_536_672_249_000);
+        assert!(parse_json::<EpochMillis>(br#""yesterday""#).is_err());
+        assert!(parse_json::<EpochMillis>(b"true").is_err());
+    }
+
+    #[test]
+    fn ids_arrive_as_strings_or_numbers() {
+        assert_eq!(parse_json::<Id>(b"42").expect("number").0, "42");
+        assert_eq!(parse_json::<Id>(br#"" 42 ""#).expect("string").0, "42");
+        assert!(parse_json::<Id>(b"4.2").is_err());
+        assert!(parse_json::<Id>(b"{}").is_err());
+    }
+
+    #[test]
+    fn recording_links_are_decoded_only_when_encoded() {
+        assert_eq!(
+            decode_recording_link("https%3A%2F%2Fr.example%2F1%3Fa%3Db".into()),
+            "https://r.example/1?a=b"
+        );
+        assert_eq!(decode_recording_link("https://r.example/a%20b".into()), "https://r.example/a%20b");
+    }
+}

@@ -1,0 +1,183 @@
+//! The server's configuration: one typed struct, filled from CLI flags and
+//! `SWITCHBOARD_*` environment variables, validated before anything starts.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `switchboard serve` needs. The defaults make a bare
+/// `switchboard serve` work from the repository root.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory of adapter components (`*.wasm`) and their operator files (`NAME.toml`).
+    #[arg(long, env = "SWITCHBOARD_PLUGINS_DIR", default_value = "target/plugins")]
+    pub plugins_dir: PathBuf,
+
+    /// Directory for the SQLite database and the generated JWT secret.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL. Defaults to `sqlite://<data-dir>/switchboard.db`.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// HS256 secret for signing `jwtToken`s. When unset, one is generated into
+    /// `<data-dir>/jwt-secret` on first start and reused after.
+    #[arg(long, env = "SWITCHBOARD_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// How long a minted `jwtToken` stays valid.
+    #[arg(long, env = "SWITCHBOARD_JWT_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub jwt_ttl: Duration,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "SWITCHBOARD_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+
+    /// Time limit for a whole HTTP request.
+    #[arg(long, env = "SWITCHBOARD_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// How many `requireDetails` lookups of one `GET /callLog` run at once.
+    #[arg(long, env = "SWITCHBOARD_DETAILS_CONCURRENCY", default_value_t = 8)]
+    pub details_concurrency: usize,
+
+    #[command(flatten)]
+    pub runtime: RuntimeConfig,
+}
+
+/// Limits and policy for running adapters.
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeConfig {
+    /// CPU time one adapter call may use before it is stopped.
+    #[arg(long, env = "SWITCHBOARD_ADAPTER_CPU", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub adapter_cpu: Duration,
+
+    /// Wall-clock time one adapter call may take, including waiting on the CRM.
+    #[arg(long, env = "SWITCHBOARD_ADAPTER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub adapter_timeout: Duration,
+
+    /// Linear memory one adapter instance may use, in MiB.
+    #[arg(long, env = "SWITCHBOARD_ADAPTER_MEMORY_MIB", default_value_t = 64)]
+    pub adapter_memory_mib: u32,
+
+    /// Adapter instances alive at once, across all adapters. Calls beyond it
+    /// are answered `ADAPTER_BUSY`.
+    #[arg(long, env = "SWITCHBOARD_MAX_INSTANCES", default_value_t = 1000)]
+    pub max_instances: u32,
+
+    /// Let adapters reach private, loopback and link-local addresses (for
+    /// development against a local mock CRM). Off by default (SSRF).
+    #[arg(long, env = "SWITCHBOARD_EGRESS_ALLOW_PRIVATE", default_value_t = false)]
+    pub egress_allow_private: bool,
+
+    /// Time allowed to connect to a CRM.
+    #[arg(long, env = "SWITCHBOARD_EGRESS_CONNECT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub egress_connect_timeout: Duration,
+
+    /// Time allowed for a CRM's response to start.
+    #[arg(long, env = "SWITCHBOARD_EGRESS_RESPONSE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub egress_response_timeout: Duration,
+}
+
+/// A configuration value that cannot work, found at start-up.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Check values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |msg: &str| Err(ConfigError(msg.to_owned()));
+        if self.body_limit == 0 {
+            return bad("--body-limit must be greater than 0");
+        }
+        if self.details_concurrency == 0 {
+            return bad("--details-concurrency must be at least 1");
+        }
+        if self.jwt_ttl.is_zero() {
+            return bad("--jwt-ttl must be greater than 0");
+        }
+        if let Some(secret) = &self.jwt_secret
+            && secret.len() < 32
+        {
+            return bad("--jwt-secret must be at least 32 bytes");
+        }
+        self.runtime.validate()
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("switchboard.db").display())
+        })
+    }
+}
+
+impl RuntimeConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |msg: &str| Err(ConfigError(msg.to_owned()));
+        if self.adapter_cpu < crate::runtime::EPOCH_TICK {
+            return bad("--adapter-cpu must be at least 10ms");
+        }
+        if self.adapter_timeout.is_zero() {
+            return bad("--adapter-timeout must be greater than 0");
+        }
+        if !(1..=4096).contains(&self.adapter_memory_mib) {
+            return bad("--adapter-memory-mib must be between 1 and 4096");
+        }
+        if self.max_instances == 0 {
+            return bad("--max-instances must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Memory limit per instance, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.adapter_memory_mib as usize * 1024 * 1024
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn parse(args: &[&str]) -> Config {
+        let mut all = vec!["switchboard"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).expect("parses").config
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = parse(&[]);
+        config.validate().expect("defaults validate");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.body_limit, 1024 * 1024);
+        assert_eq!(config.database_url(), "sqlite://data/switchboard.db");
+    }
+
+    #[test]
+    fn rejects_values_that_cannot_work() {
+        let err = parse(&["--jwt-secret", "short"]).validate().expect_err("short secret");
+        assert!(err.to_string().contains("--jwt-secret"), "{err}");
+        let err = parse(&["--adapter-cpu", "1ms"]).validate().expect_err("tiny cpu");
+        assert!(err.to_string().contains("--adapter-cpu"), "{err}");
+    }
+}

@@ -1,0 +1,86 @@
+//! Switchboard: a self-hosted call-logging server for CRMs.
+//!
+//! It speaks the RingCentral App Connect server API (`/callLog` and friends)
+//! and delegates every CRM operation to an adapter: a WebAssembly component
+//! built against the WIT package in `wit/`, loaded from a plugins directory.
+//!
+//! Layers, each knowing only the one below: [`api`] (HTTP) → [`service`]
+//! (call-logging rules) → [`store`] (SQL) and [`registry`] (which adapter
+//! serves a platform) → [`runtime`] (wasmtime).
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod registry;
+pub mod runtime;
+pub mod service;
+pub mod store;
+
+use anyhow::Context;
+use api::{AppState, HttpLimits};
+use config::Config;
+use registry::Registry;
+use runtime::Runtime;
+use service::Service;
+use std::sync::Arc;
+use store::sqlite::SqliteStore;
+use tokio::net::TcpListener;
+
+/// Serve the API on `listener` until `shutdown` resolves, then let in-flight
+/// requests finish (for at most `config.shutdown_grace`).
+///
+/// The listener is bound before adapters load; `GET /healthz` answers 503
+/// until they have.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    config.validate()?;
+    anyhow::ensure!(
+        config.plugins_dir.is_dir(),
+        "plugins directory {} does not exist (build the adapters with `cargo xtask build`)",
+        config.plugins_dir.display()
+    );
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let store = Arc::new(
+        SqliteStore::open(&config.database_url()).await.context("opening the database")?,
+    );
+    let secret = auth::load_or_generate_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
+    let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl);
+    let runtime = Runtime::new(&config.runtime, store.clone())?;
+    let registry = Arc::new(Registry::new(runtime));
+    let service = Service::new(store, registry.clone(), jwt, config.details_concurrency);
+
+    let plugins_dir = config.plugins_dir.clone();
+    tokio::spawn(async move {
+        if let Err(error) = registry.load_dir(&plugins_dir).await {
+            tracing::error!(dir = %plugins_dir.display(), %error, "cannot read the plugins directory");
+        }
+    });
+
+    let limits =
+        HttpLimits { body_bytes: config.body_limit, request_timeout: config.request_timeout };
+    let app = api::router(AppState { service }, limits);
+    tracing::info!(address = %listener.local_addr()?, "listening");
+
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down; finishing in-flight requests");
+        let _ = stopping_tx.send(());
+    });
+    let grace = config.shutdown_grace;
+    tokio::select! {
+        result = server => result.context("serving HTTP")?,
+        () = async {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => tracing::warn!(?grace, "grace period over; dropping unfinished requests"),
+    }
+    Ok(())
+}

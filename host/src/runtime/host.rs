@@ -1,0 +1,195 @@
+//! The state of one adapter instance (`Store<HostState>`) and the host
+//! interfaces it imports: `log`, `kv`, `config`, plus WASI and `wasi:http`.
+
+use super::bindings::switchboard::adapter::{config, kv, log};
+use super::egress::{EgressHooks, EgressPolicy};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// Longest key an adapter may use in `kv`.
+pub const MAX_KV_KEY_BYTES: usize = 512;
+/// Largest value an adapter may store in `kv`.
+pub const MAX_KV_VALUE_BYTES: usize = 1024 * 1024;
+
+/// Durable key-value storage for adapters, scoped by platform. The store
+/// implements it; the runtime knows nothing about SQL.
+#[async_trait]
+pub trait AdapterKv: Send + Sync + 'static {
+    async fn get(&self, platform: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
+    async fn set(&self, platform: &str, key: &str, value: &[u8]) -> anyhow::Result<()>;
+    async fn delete(&self, platform: &str, key: &str) -> anyhow::Result<()>;
+    /// Add `delta` to the decimal integer at `key` (0 when absent); return the result.
+    async fn increment(&self, platform: &str, key: &str, delta: i64) -> anyhow::Result<i64>;
+}
+
+/// What every instance of one adapter version shares.
+pub(super) struct AdapterEnv {
+    pub(super) platform: String,
+    pub(super) version: String,
+    pub(super) config: BTreeMap<String, String>,
+    pub(super) egress: Arc<EgressPolicy>,
+    pub(super) kv: Arc<dyn AdapterKv>,
+}
+
+impl std::fmt::Debug for AdapterEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdapterEnv")
+            .field("platform", &self.platform)
+            .field("version", &self.version)
+            .field("config_keys", &self.config.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Caps linear memory; remembers whether it refused a growth so a trap can
+/// be reported as "memory limit" rather than a crash.
+#[derive(Debug)]
+pub(super) struct MemoryLimiter {
+    max_bytes: usize,
+    pub(super) refused: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired <= self.max_bytes;
+        self.refused |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The `T` of `Store<T>` for adapter instances.
+pub(super) struct HostState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    pub(super) hooks: EgressHooks,
+    pub(super) limiter: MemoryLimiter,
+    /// Epoch ticks of CPU this call may still use.
+    pub(super) cpu_ticks_left: u64,
+    env: Arc<AdapterEnv>,
+}
+
+impl std::fmt::Debug for HostState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostState").field("env", &self.env).finish_non_exhaustive()
+    }
+}
+
+impl HostState {
+    pub(super) fn new(env: Arc<AdapterEnv>, max_memory: usize, cpu_ticks: u64) -> Self {
+        // No preopened directories, no environment, no arguments, no sockets
+        // and no name lookup: the adapter reaches the world only through
+        // wasi:http and the egress hooks.
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: EgressHooks::new(env.egress.clone()),
+            limiter: MemoryLimiter { max_bytes: max_memory, refused: false },
+            cpu_ticks_left: cpu_ticks,
+            env,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+impl super::bindings::switchboard::adapter::types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String) {
+        let platform = self.env.platform.as_str();
+        let version = self.env.version.as_str();
+        match level {
+            log::Level::Trace => tracing::trace!(adapter = platform, version, "{message}"),
+            log::Level::Debug => tracing::debug!(adapter = platform, version, "{message}"),
+            log::Level::Info => tracing::info!(adapter = platform, version, "{message}"),
+            log::Level::Warn => tracing::warn!(adapter = platform, version, "{message}"),
+            log::Level::Error => tracing::error!(adapter = platform, version, "{message}"),
+        }
+    }
+}
+
+impl config::Host for HostState {
+    fn get(&mut self, key: String) -> Option<String> {
+        self.env.config.get(&key).cloned()
+    }
+}
+
+fn check_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.len() > MAX_KV_KEY_BYTES {
+        return Err(format!("keys must be 1 to {MAX_KV_KEY_BYTES} bytes"));
+    }
+    Ok(())
+}
+
+/// A storage failure as the adapter sees it: no internals, just that it failed.
+fn storage_failed(platform: &str, err: anyhow::Error) -> String {
+    tracing::error!(adapter = platform, error = %format!("{err:#}"), "adapter kv operation failed");
+    "storage unavailable".to_owned()
+}
+
+impl kv::Host for HostState {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
+        check_key(&key)?;
+        let env = &self.env;
+        env.kv.get(&env.platform, &key).await.map_err(|e| storage_failed(&env.platform, e))
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+        check_key(&key)?;
+        if value.len() > MAX_KV_VALUE_BYTES {
+            return Err(format!("values must be at most {MAX_KV_VALUE_BYTES} bytes"));
+        }
+        let env = &self.env;
+        env.kv.set(&env.platform, &key, &value).await.map_err(|e| storage_failed(&env.platform, e))
+    }
+
+    async fn delete(&mut self, key: String) -> Result<(), String> {
+        check_key(&key)?;
+        let env = &self.env;
+        env.kv.delete(&env.platform, &key).await.map_err(|e| storage_failed(&env.platform, e))
+    }
+
+    async fn increment(&mut self, key: String, delta: i64) -> Result<i64, String> {
+        check_key(&key)?;
+        let env = &self.env;
+        env.kv
+            .increment(&env.platform, &key, delta)
+            .await
+            .map_err(|e| storage_failed(&env.platform, e))
+    }
+}

@@ -1,0 +1,201 @@
+//! Call logs: reserve-then-create, lookup by session, update.
+//!
+//! A create first inserts a `pending` row under the unique key (platform,
+//! user, session), then calls the adapter, then records the CRM's id, or
+//! deletes the reservation if the call failed. Concurrent creates of one
+//! session therefore make exactly one adapter call. The sequence runs in its
+//! own task, so a client that disconnects mid-create cannot strand a
+//! reservation.
+
+use super::{Service, ServiceError, adapter_error, user_context};
+use crate::runtime::{
+    Call, CallLogDetails, ContactRef, CreateCallLogRequest, Direction, GetCallLogRequest,
+    UpdateCallLogRequest,
+};
+use crate::store::{CallLogKey, Reservation, User};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
+
+/// A call to log.
+#[derive(Debug, Clone)]
+pub struct NewCallLog {
+    pub call: Call,
+    /// The contact to attach the log to; `None` when the client found none.
+    pub contact: Option<ContactRef>,
+    pub note: Option<String>,
+    pub additional_submission: Option<String>,
+}
+
+/// What a create did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Logged { log_id: String },
+    /// The session was logged (or is being logged) already.
+    Existing { session_id: String },
+    /// No contact was given; nothing was created.
+    ContactNotFound { number: String },
+}
+
+/// One session of a lookup, in request order.
+#[derive(Debug, Clone)]
+pub struct LogLookup {
+    pub session_id: String,
+    /// The CRM's id, when the session is logged.
+    pub log_id: Option<String>,
+    /// The log as the CRM holds it, when details were asked for.
+    pub details: Option<CallLogDetails>,
+}
+
+/// Changes to a logged call. Absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct CallLogUpdate {
+    pub session_id: String,
+    pub subject: Option<String>,
+    pub note: Option<String>,
+    pub recording_link: Option<String>,
+    pub start_time: Option<i64>,
+    pub duration_seconds: Option<u32>,
+    pub result: Option<String>,
+    pub additional_submission: Option<String>,
+}
+
+/// What an update did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    Updated { log_id: String, updated_note: String },
+    /// This user has no logged call for the session.
+    NotFound { session_id: String },
+}
+
+impl Service {
+    /// Log a call, at most once per session.
+    pub async fn create_call_log(
+        &self,
+        user: &User,
+        log: NewCallLog,
+    ) -> Result<CreateOutcome, ServiceError> {
+        let Some(contact) = log.contact else {
+            let party = match log.call.direction {
+                Direction::Inbound => &log.call.from,
+                Direction::Outbound => &log.call.to,
+            };
+            let number = party.phone_number.clone().unwrap_or_default();
+            return Ok(CreateOutcome::ContactNotFound { number });
+        };
+        let adapter = self.adapter(&user.platform)?;
+        let context = user_context(user)?;
+        let key = CallLogKey {
+            platform: user.platform.clone(),
+            user_id: user.id.clone(),
+            session_id: log.call.session_id.clone(),
+        };
+        let store = self.store.clone();
+        let request = CreateCallLogRequest {
+            user: context,
+            call: log.call,
+            contact,
+            note: log.note,
+            additional_submission: log.additional_submission,
+        };
+        let task = tokio::spawn(async move {
+            let reservation = store
+                .reserve_call_log(
+                    &key,
+                    request.call.telephony_session_id.as_deref(),
+                    Some(&request.contact.id),
+                )
+                .await?;
+            if let Reservation::Exists(_) = reservation {
+                return Ok(CreateOutcome::Existing { session_id: key.session_id });
+            }
+            match adapter.adapter.create_call_log(request).await {
+                Ok(created) => {
+                    store.complete_call_log(&key, &created.log_id).await?;
+                    Ok(CreateOutcome::Logged { log_id: created.log_id })
+                }
+                Err(error) => {
+                    store.release_call_log(&key).await?;
+                    Err(adapter_error(&key.platform)(error))
+                }
+            }
+        });
+        task.await.map_err(|e| ServiceError::Internal(format!("create task failed: {e}")))?
+    }
+
+    /// Look up sessions, in the order given. With `details`, read each logged
+    /// one back from the CRM, a bounded number at a time.
+    pub async fn find_call_logs(
+        &self,
+        user: &User,
+        session_ids: &[String],
+        details: bool,
+    ) -> Result<Vec<LogLookup>, ServiceError> {
+        let rows = self.store.call_logs(&user.platform, &user.id, session_ids).await?;
+        let mut logged: HashMap<String, String> = rows
+            .into_iter()
+            .filter_map(|row| Some((row.session_id.clone(), row.log_id()?.to_owned())))
+            .collect();
+        let lookups: Vec<LogLookup> = session_ids
+            .iter()
+            .map(|id| LogLookup { session_id: id.clone(), log_id: logged.remove(id), details: None })
+            .collect();
+        if !details || lookups.iter().all(|l| l.log_id.is_none()) {
+            return Ok(lookups);
+        }
+        let adapter = self.adapter(&user.platform)?;
+        let context = user_context(user)?;
+        futures::stream::iter(lookups)
+            .map(|mut lookup| {
+                let adapter = adapter.clone();
+                let context = context.clone();
+                async move {
+                    if let Some(log_id) = lookup.log_id.clone() {
+                        let request = GetCallLogRequest { user: context, log_id };
+                        let details = adapter
+                            .adapter
+                            .get_call_log(request)
+                            .await
+                            .map_err(adapter_error(&user.platform))?;
+                        lookup.details = Some(details);
+                    }
+                    Ok::<_, ServiceError>(lookup)
+                }
+            })
+            .buffered(self.details_concurrency)
+            .try_collect()
+            .await
+    }
+
+    /// Update a logged call.
+    pub async fn update_call_log(
+        &self,
+        user: &User,
+        update: CallLogUpdate,
+    ) -> Result<UpdateOutcome, ServiceError> {
+        let rows = self
+            .store
+            .call_logs(&user.platform, &user.id, std::slice::from_ref(&update.session_id))
+            .await?;
+        let Some(log_id) = rows.first().and_then(|row| row.log_id()).map(str::to_owned) else {
+            return Ok(UpdateOutcome::NotFound { session_id: update.session_id });
+        };
+        let adapter = self.adapter(&user.platform)?;
+        let request = UpdateCallLogRequest {
+            user: user_context(user)?,
+            log_id: log_id.clone(),
+            subject: update.subject,
+            note: update.note,
+            recording_link: update.recording_link,
+            start_time: update.start_time,
+            duration_seconds: update.duration_seconds,
+            result: update.result,
+            additional_submission: update.additional_submission,
+        };
+        let updated = adapter
+            .adapter
+            .update_call_log(request)
+            .await
+            .map_err(adapter_error(&user.platform))?;
+        Ok(UpdateOutcome::Updated { log_id, updated_note: updated.updated_note })
+    }
+}

@@ -1,0 +1,360 @@
+//! The embedded SQLite store (WAL, `synchronous = FULL`), with migrations
+//! embedded in the binary.
+//!
+//! Durability: a write is acknowledged only after its transaction is in the
+//! WAL and fsynced, so an acknowledged create survives a process kill and a
+//! power loss.
+
+use super::{
+    CallLogKey, CallLogRow, CallLogState, Reservation, Result, Store, StoredCredential, User,
+};
+use crate::runtime::AdapterKv;
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A SQLite database shared by the whole process.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) and migrate the database at `url`
+    /// (`sqlite://path`).
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for tools and tests that inspect the database.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn credential_columns(credential: Option<&StoredCredential>) -> (Option<&str>, Option<&str>) {
+    match credential {
+        Some(StoredCredential::ApiKey(key)) => (Some("api-key"), Some(key)),
+        Some(StoredCredential::Authorization(value)) => (Some("authorization"), Some(value)),
+        None => (None, None),
+    }
+}
+
+fn call_log_row(row: &sqlx::sqlite::SqliteRow) -> Result<CallLogRow> {
+    let log_id: Option<String> = row.try_get("log_id")?;
+    Ok(CallLogRow {
+        session_id: row.try_get("session_id")?,
+        telephony_session_id: row.try_get("telephony_session_id")?,
+        contact_id: row.try_get("contact_id")?,
+        state: match log_id {
+            Some(log_id) => CallLogState::Logged { log_id },
+            None => CallLogState::Pending,
+        },
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn upsert_user(&self, user: &User) -> Result<()> {
+        let (kind, secret) = credential_columns(user.credential.as_ref());
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO users (id, platform, crm_user_id, name, hostname, timezone,
+                                credential_kind, credential, platform_additional_info,
+                                created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+             ON CONFLICT (id) DO UPDATE SET
+                name = excluded.name, hostname = excluded.hostname,
+                timezone = excluded.timezone, credential_kind = excluded.credential_kind,
+                credential = excluded.credential,
+                platform_additional_info = excluded.platform_additional_info,
+                updated_at = excluded.updated_at",
+        )
+        .bind(&user.id)
+        .bind(&user.platform)
+        .bind(&user.crm_user_id)
+        .bind(&user.name)
+        .bind(&user.hostname)
+        .bind(&user.timezone)
+        .bind(kind)
+        .bind(secret)
+        .bind(&user.platform_additional_info)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT id, platform, crm_user_id, name, hostname, timezone, credential_kind,
+                    credential, platform_additional_info
+             FROM users WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kind: Option<String> = row.try_get("credential_kind")?;
+        let secret: Option<String> = row.try_get("credential")?;
+        let credential = match (kind.as_deref(), secret) {
+            (Some("api-key"), Some(key)) => Some(StoredCredential::ApiKey(key)),
+            (Some("authorization"), Some(value)) => Some(StoredCredential::Authorization(value)),
+            _ => None,
+        };
+        Ok(Some(User {
+            id: row.try_get("id")?,
+            platform: row.try_get("platform")?,
+            crm_user_id: row.try_get("crm_user_id")?,
+            name: row.try_get("name")?,
+            hostname: row.try_get("hostname")?,
+            timezone: row.try_get("timezone")?,
+            credential,
+            platform_additional_info: row.try_get("platform_additional_info")?,
+        }))
+    }
+
+    async fn clear_credential(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET credential_kind = NULL, credential = NULL, updated_at = ?2
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn reserve_call_log(
+        &self,
+        key: &CallLogKey,
+        telephony_session_id: Option<&str>,
+        contact_id: Option<&str>,
+    ) -> Result<Reservation> {
+        let inserted = sqlx::query(
+            "INSERT INTO call_logs (platform, user_id, session_id, telephony_session_id,
+                                    contact_id, state, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)
+             ON CONFLICT (platform, user_id, session_id) DO NOTHING",
+        )
+        .bind(&key.platform)
+        .bind(&key.user_id)
+        .bind(&key.session_id)
+        .bind(telephony_session_id)
+        .bind(contact_id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Reservation::Reserved);
+        }
+        let rows =
+            self.call_logs(&key.platform, &key.user_id, std::slice::from_ref(&key.session_id)).await?;
+        match rows.into_iter().next() {
+            Some(row) => Ok(Reservation::Exists(row)),
+            // Released between our insert and our read: the session is free again.
+            None => Box::pin(self.reserve_call_log(key, telephony_session_id, contact_id)).await,
+        }
+    }
+
+    async fn complete_call_log(&self, key: &CallLogKey, log_id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE call_logs SET state = 'logged', log_id = ?4, updated_at = ?5
+             WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3 AND state = 'pending'",
+        )
+        .bind(&key.platform)
+        .bind(&key.user_id)
+        .bind(&key.session_id)
+        .bind(log_id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn release_call_log(&self, key: &CallLogKey) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM call_logs
+             WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3 AND state = 'pending'",
+        )
+        .bind(&key.platform)
+        .bind(&key.user_id)
+        .bind(&key.session_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn call_logs(
+        &self,
+        platform: &str,
+        user_id: &str,
+        session_ids: &[String],
+    ) -> Result<Vec<CallLogRow>> {
+        if session_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::new(
+            "SELECT session_id, telephony_session_id, contact_id, log_id FROM call_logs
+             WHERE platform = ",
+        );
+        query.push_bind(platform).push(" AND user_id = ").push_bind(user_id);
+        query.push(" AND session_id IN (");
+        let mut ids = query.separated(", ");
+        for id in session_ids {
+            ids.push_bind(id);
+        }
+        query.push(")");
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter().map(call_log_row).collect()
+    }
+}
+
+#[async_trait]
+impl AdapterKv for SqliteStore {
+    async fn get(&self, platform: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let value = sqlx::query_scalar(
+            "SELECT CAST(value AS BLOB) FROM adapter_kv WHERE platform = ?1 AND key = ?2",
+        )
+        .bind(platform)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(value)
+    }
+
+    async fn set(&self, platform: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO adapter_kv (platform, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (platform, key) DO UPDATE SET
+                value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(platform)
+        .bind(key)
+        .bind(value)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, platform: &str, key: &str) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM adapter_kv WHERE platform = ?1 AND key = ?2")
+            .bind(platform)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn increment(&self, platform: &str, key: &str, delta: i64) -> anyhow::Result<i64> {
+        // One statement, so concurrent increments never read the same value.
+        // The counter is kept as decimal text, which `get` returns as bytes.
+        let value: i64 = sqlx::query_scalar(
+            "INSERT INTO adapter_kv (platform, key, value, updated_at)
+             VALUES (?1, ?2, CAST(CAST(?3 AS TEXT) AS BLOB), ?4)
+             ON CONFLICT (platform, key) DO UPDATE SET
+                value = CAST(CAST(CAST(CAST(adapter_kv.value AS TEXT) AS INTEGER) + ?3 AS TEXT) AS BLOB),
+                updated_at = excluded.updated_at
+             RETURNING CAST(CAST(value AS TEXT) AS INTEGER)",
+        )
+        .bind(platform)
+        .bind(key)
+        .bind(delta)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&url).await.expect("opens");
+        (dir, store)
+    }
+
+    fn key(session: &str) -> CallLogKey {
+        CallLogKey { platform: "p".into(), user_id: "u".into(), session_id: session.into() }
+    }
+
+    #[tokio::test]
+    async fn reserve_complete_release() {
+        let (_dir, store) = open().await;
+        assert_eq!(store.reserve_call_log(&key("s1"), None, Some("c")).await.ok(), Some(Reservation::Reserved));
+        let Ok(Reservation::Exists(row)) = store.reserve_call_log(&key("s1"), None, None).await else {
+            panic!("second reservation must see the first");
+        };
+        assert_eq!(row.state, CallLogState::Pending);
+        store.complete_call_log(&key("s1"), "L1").await.expect("completes");
+        let rows = store.call_logs("p", "u", &["s1".into(), "s2".into()]).await.expect("reads");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].log_id(), Some("L1"));
+        assert_eq!(rows[0].contact_id.as_deref(), Some("c"));
+
+        store.reserve_call_log(&key("s2"), None, None).await.expect("reserves");
+        store.release_call_log(&key("s2")).await.expect("releases");
+        assert!(store.call_logs("p", "u", &["s2".into()]).await.expect("reads").is_empty());
+        // Releasing never drops a logged row.
+        store.release_call_log(&key("s1")).await.expect("no-op");
+        assert_eq!(store.call_logs("p", "u", &["s1".into()]).await.expect("reads").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn kv_is_scoped_and_counts_atomically() {
+        let (_dir, store) = open().await;
+        store.set("a", "k", b"one").await.expect("sets");
+        assert_eq!(store.get("a", "k").await.expect("gets"), Some(b"one".to_vec()));
+        assert_eq!(store.get("b", "k").await.expect("gets"), None);
+        let counts = futures::future::join_all((0..20).map(|_| store.increment("a", "n", 1))).await;
+        let mut values: Vec<i64> = counts.into_iter().map(|r| r.expect("increments")).collect();
+        values.sort_unstable();
+        assert_eq!(values, (1..=20).collect::<Vec<_>>());
+        assert_eq!(store.get("a", "n").await.expect("gets"), Some(b"20".to_vec()));
+        store.delete("a", "k").await.expect("deletes");
+        assert_eq!(store.get("a", "k").await.expect("gets"), None);
+    }
+
+    #[tokio::test]
+    async fn credentials_round_trip_and_clear() {
+        let (_dir, store) = open().await;
+        let user = User {
+            id: "42-p".into(),
+            platform: "p".into(),
+            crm_user_id: "42".into(),
+            name: "N".into(),
+            hostname: "h".into(),
+            timezone: None,
+            credential: Some(StoredCredential::ApiKey("secret".into())),
+            platform_additional_info: None,
+        };
+        store.upsert_user(&user).await.expect("upserts");
+        assert_eq!(store.user("42-p").await.expect("reads"), Some(user.clone()));
+        assert!(!format!("{user:?}").contains("secret"), "Debug must redact");
+        assert!(store.clear_credential("42-p").await.expect("clears"));
+        assert_eq!(store.user("42-p").await.expect("reads").and_then(|u| u.credential), None);
+        assert!(!store.clear_credential("nobody").await.expect("clears"));
+    }
+}

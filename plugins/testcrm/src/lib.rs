@@ -1,0 +1,275 @@
+//! testCRM: the reference Switchboard adapter.
+//!
+//! It behaves like App Connect's testCRM, but has no network at all: every
+//! record lives in the host's key-value store, so records survive restarts
+//! and tests can inspect them.
+//!
+//! - Login takes any non-empty API key. The CRM user id is derived from the
+//!   key, so two keys are two users. Every user is called "Test User".
+//! - A call log is stored under `calllog/<log id>` as JSON, with the owning
+//!   user's id, the session id, the subject, the agent note, the composed
+//!   note body and the call details. Log ids come from the `next-log-id`
+//!   counter.
+//! - The note body follows App Connect's testCRM:
+//!   `- Agent note: …`, `- Result: …`, `- Duration: 1 minute, 5 seconds`,
+//!   `- Call recording link: …`, one line each.
+
+use serde::{Deserialize, Serialize};
+use switchboard_adapter::{
+    Adapter, AdapterError, AuthType, CallLogCreated, CallLogDetails, CallLogUpdated,
+    CreateCallLogRequest, Credential, Direction, GetCallLogRequest, LoginRequest, AdapterManifest,
+    UpdateCallLogRequest, UpsertCallDispositionRequest, UserContext, UserInfo, export, kv,
+};
+
+/// The platform name this adapter serves.
+pub const PLATFORM: &str = "testCRM";
+
+/// Key of the counter that numbers call logs.
+const LOG_ID_COUNTER: &str = "next-log-id";
+
+/// The adapter.
+#[derive(Debug)]
+pub struct TestCrm;
+
+/// One call log, as stored under `calllog/<log id>`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CallLogRecord {
+    pub log_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub subject: String,
+    /// The agent's note alone.
+    pub agent_note: Option<String>,
+    /// The composed body (`- Agent note: …` lines).
+    pub note: String,
+    pub contact: ContactRecord,
+    pub direction: String,
+    pub start_time: i64,
+    pub duration_seconds: u32,
+    pub result: String,
+    pub recording_link: Option<String>,
+    pub additional_submission: Option<String>,
+    pub dispositions: Option<String>,
+}
+
+/// The contact a call log is attached to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactRecord {
+    pub id: String,
+    pub name: Option<String>,
+    pub contact_type: Option<String>,
+}
+
+impl CallLogRecord {
+    fn compose_note(&mut self) {
+        self.note = compose_note(
+            self.agent_note.as_deref(),
+            &self.result,
+            self.duration_seconds,
+            self.recording_link.as_deref(),
+        );
+    }
+}
+
+impl Adapter for TestCrm {
+    fn manifest() -> AdapterManifest {
+        AdapterManifest {
+            platform: PLATFORM.into(),
+            display_name: "Test CRM".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            auth: AuthType::ApiKey,
+            allowed_hosts: Vec::new(),
+        }
+    }
+
+    fn get_user_info(request: LoginRequest) -> Result<UserInfo, AdapterError> {
+        let Credential::ApiKey(key) = &request.credential else {
+            return Err(AdapterError::InvalidInput("testCRM signs in with an API key".into()));
+        };
+        if key.trim().is_empty() {
+            return Err(AdapterError::Unauthorized("API key is empty".into()));
+        }
+        Ok(UserInfo {
+            id: user_id_for_key(key),
+            name: "Test User".into(),
+            timezone: None,
+            platform_additional_info: None,
+        })
+    }
+
+    fn create_call_log(request: CreateCallLogRequest) -> Result<CallLogCreated, AdapterError> {
+        let call = request.call;
+        let log_id = kv::increment(LOG_ID_COUNTER, 1)?.to_string();
+        let contact_name = request.contact.name.clone().unwrap_or_default();
+        let subject = call.custom_subject.clone().unwrap_or_else(|| match call.direction {
+            Direction::Inbound => format!("Inbound call from {contact_name}"),
+            Direction::Outbound => format!("Outbound call to {contact_name}"),
+        });
+        let mut record = CallLogRecord {
+            log_id: log_id.clone(),
+            user_id: request.user.user_id,
+            session_id: call.session_id,
+            subject,
+            agent_note: request.note.filter(|n| !n.is_empty()),
+            note: String::new(),
+            contact: ContactRecord {
+                id: request.contact.id,
+                name: request.contact.name,
+                contact_type: request.contact.contact_type,
+            },
+            direction: match call.direction {
+                Direction::Inbound => "Inbound".into(),
+                Direction::Outbound => "Outbound".into(),
+            },
+            start_time: call.start_time,
+            duration_seconds: call.duration_seconds,
+            result: call.result,
+            recording_link: call.recording_link,
+            additional_submission: request.additional_submission,
+            dispositions: None,
+        };
+        record.compose_note();
+        kv::set_json(&record_key(&log_id), &record)?;
+        Ok(CallLogCreated { log_id })
+    }
+
+    fn get_call_log(request: GetCallLogRequest) -> Result<CallLogDetails, AdapterError> {
+        let record = load(&request.user, &request.log_id)?;
+        Ok(CallLogDetails {
+            subject: record.subject,
+            note: record.agent_note.unwrap_or_default(),
+            full_body: Some(record.note),
+            contact_name: record.contact.name,
+            dispositions: record.dispositions,
+        })
+    }
+
+    fn update_call_log(request: UpdateCallLogRequest) -> Result<CallLogUpdated, AdapterError> {
+        let mut record = load(&request.user, &request.log_id)?;
+        if let Some(subject) = request.subject {
+            record.subject = subject;
+        }
+        if let Some(note) = request.note {
+            record.agent_note = Some(note).filter(|n| !n.is_empty());
+        }
+        if let Some(link) = request.recording_link {
+            record.recording_link = Some(link).filter(|l| !l.is_empty());
+        }
+        if let Some(start_time) = request.start_time {
+            record.start_time = start_time;
+        }
+        if let Some(duration) = request.duration_seconds {
+            record.duration_seconds = duration;
+        }
+        if let Some(result) = request.result {
+            record.result = result;
+        }
+        if request.additional_submission.is_some() {
+            record.additional_submission = request.additional_submission;
+        }
+        record.compose_note();
+        kv::set_json(&record_key(&record.log_id), &record)?;
+        Ok(CallLogUpdated { updated_note: record.note })
+    }
+
+    fn upsert_call_disposition(request: UpsertCallDispositionRequest) -> Result<(), AdapterError> {
+        let mut record = load(&request.user, &request.log_id)?;
+        record.dispositions = Some(request.dispositions);
+        kv::set_json(&record_key(&record.log_id), &record)?;
+        Ok(())
+    }
+}
+
+export!(TestCrm);
+
+/// The key a call log is stored under.
+pub fn record_key(log_id: &str) -> String {
+    format!("calllog/{log_id}")
+}
+
+/// Load a call log that belongs to `user`. Another user's log is "not found".
+fn load(user: &UserContext, log_id: &str) -> Result<CallLogRecord, AdapterError> {
+    kv::get_json::<CallLogRecord>(&record_key(log_id))?
+        .filter(|record| record.user_id == user.user_id)
+        .ok_or_else(|| AdapterError::NotFound(format!("no call log {log_id}")))
+}
+
+/// A stable CRM user id for an API key (FNV-1a, 64 bits), so that two keys
+/// are two users without the key itself appearing anywhere.
+pub fn user_id_for_key(key: &str) -> String {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("test-{hash:016x}")
+}
+
+/// The note body, App Connect testCRM style.
+pub fn compose_note(
+    agent_note: Option<&str>,
+    result: &str,
+    duration_seconds: u32,
+    recording_link: Option<&str>,
+) -> String {
+    let mut body = String::new();
+    if let Some(note) = agent_note {
+        body.push_str(&format!("- Agent note: {note}\n"));
+    }
+    body.push_str(&format!("- Result: {result}\n"));
+    body.push_str(&format!("- Duration: {}\n", format_duration(duration_seconds)));
+    if let Some(link) = recording_link {
+        body.push_str(&format!("- Call recording link: {link}\n"));
+    }
+    body
+}
+
+/// `65` → `1 minute, 5 seconds`; `0` → `0 seconds` (App Connect's wording).
+pub fn format_duration(seconds: u32) -> String {
+    let unit = |n: u32, one: &str, many: &str| match n {
+        0 => None,
+        1 => Some(format!("1 {one}")),
+        n => Some(format!("{n} {many}")),
+    };
+    let parts: Vec<String> = [
+        unit(seconds / 3600, "hour", "hours"),
+        unit(seconds % 3600 / 60, "minute", "minutes"),
+        unit(seconds % 60, "second", "seconds"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() { "0 seconds".into() } else { parts.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_app_connect() {
+        assert_eq!(format_duration(0), "0 seconds");
+        assert_eq!(format_duration(1), "1 second");
+        assert_eq!(format_duration(65), "1 minute, 5 seconds");
+        assert_eq!(format_duration(3600), "1 hour");
+        assert_eq!(format_duration(7322), "2 hours, 2 minutes, 2 seconds");
+    }
+
+    #[test]
+    fn note_has_one_line_per_part() {
+        let note = compose_note(Some("called back"), "Accepted", 65, Some("https://r/1"));
+        assert_eq!(
+            note,
+            "- Agent note: called back\n- Result: Accepted\n- Duration: 1 minute, 5 seconds\n- Call recording link: https://r/1\n"
+        );
+        assert_eq!(compose_note(None, "Missed", 0, None), "- Result: Missed\n- Duration: 0 seconds\n");
+    }
+
+    #[test]
+    fn user_ids_differ_by_key_and_hide_it() {
+        let a = user_id_for_key("key-a");
+        assert_eq!(a, user_id_for_key("key-a"));
+        assert_ne!(a, user_id_for_key("key-b"));
+        assert!(!a.contains("key-a"));
+    }
+}
