@@ -15,7 +15,11 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Directory of adapter components (`*.wasm`) and their operator files (`NAME.toml`).
-    #[arg(long, env = "SWITCHBOARD_PLUGINS_DIR", default_value = "target/plugins")]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_PLUGINS_DIR",
+        default_value = "target/plugins"
+    )]
     pub plugins_dir: PathBuf,
 
     /// Directory for the SQLite database and the generated JWT secret.
@@ -77,7 +81,11 @@ pub struct RuntimeConfig {
 
     /// Let adapters reach private, loopback and link-local addresses (for
     /// development against a local mock CRM). Off by default (SSRF).
-    #[arg(long, env = "SWITCHBOARD_EGRESS_ALLOW_PRIVATE", default_value_t = false)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_EGRESS_ALLOW_PRIVATE",
+        default_value_t = false
+    )]
     pub egress_allow_private: bool,
 
     /// Time allowed to connect to a CRM.
@@ -118,7 +126,10 @@ impl Config {
     /// The database URL, defaulting to a SQLite file in the data dir.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("switchboard.db").display())
+            format!(
+                "sqlite://{}",
+                self.data_dir.join("switchboard.db").display()
+            )
         })
     }
 }
@@ -175,9 +186,13 @@ mod tests {
 
     #[test]
     fn rejects_values_that_cannot_work() {
-        let err = parse(&["--jwt-secret", "short"]).validate().expect_err("short secret");
+        let err = parse(&["--jwt-secret", "short"])
+            .validate()
+            .expect_err("short secret");
         assert!(err.to_string().contains("--jwt-secret"), "{err}");
-        let err = parse(&["--adapter-cpu", "1ms"]).validate().expect_err("tiny cpu");
+        let err = parse(&["--adapter-cpu", "1ms"])
+            .validate()
+            .expect_err("tiny cpu");
         assert!(err.to_string().contains("--adapter-cpu"), "{err}");
     }
 }

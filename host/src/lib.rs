@@ -45,7 +45,9 @@ pub async fn serve(
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = Arc::new(
-        SqliteStore::open(&config.database_url()).await.context("opening the database")?,
+        SqliteStore::open(&config.database_url())
+            .await
+            .context("opening the database")?,
     );
     let secret = auth::load_or_generate_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
     let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl);
@@ -60,8 +62,10 @@ pub async fn serve(
         }
     });
 
-    let limits =
-        HttpLimits { body_bytes: config.body_limit, request_timeout: config.request_timeout };
+    let limits = HttpLimits {
+        body_bytes: config.body_limit,
+        request_timeout: config.request_timeout,
+    };
     let app = api::router(AppState { service }, limits);
     tracing::info!(address = %listener.local_addr()?, "listening");
 

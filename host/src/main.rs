@@ -28,9 +28,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(config) => {
-            let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| {
-                anyhow::anyhow!("cannot listen on {}: {e}", config.listen)
-            })?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
             switchboard::serve(listener, *config, shutdown_signal()).await
         }
     }

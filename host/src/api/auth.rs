@@ -19,7 +19,10 @@ pub(super) async fn api_key_login(
     if body.platform.is_empty() {
         return Err(ApiError::bad_request("platform is empty"));
     }
-    let additional_info = body.additional_info.filter(|v| !v.is_null()).map(|v| v.to_string());
+    let additional_info = body
+        .additional_info
+        .filter(|v| !v.is_null())
+        .map(|v| v.to_string());
     let login = state
         .service
         .login_api_key(&body.platform, body.api_key, body.hostname, additional_info)
@@ -31,16 +34,22 @@ pub(super) async fn api_key_login(
                 "ADAPTER_UNAVAILABLE",
                 format!("Unknown platform {platform}: no adapter serves it"),
             ),
-            ServiceError::Adapter { platform, error: CallError::Adapter(AdapterError::Unauthorized(_)) } => {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "CRM_UNAUTHORIZED",
-                    format!("{platform} rejected the API key"),
-                )
-            }
-            ServiceError::Adapter { platform, error: CallError::Adapter(AdapterError::InvalidInput(m)) } => {
-                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_INPUT", format!("{platform}: {m}"))
-            }
+            ServiceError::Adapter {
+                platform,
+                error: CallError::Adapter(AdapterError::Unauthorized(_)),
+            } => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "CRM_UNAUTHORIZED",
+                format!("{platform} rejected the API key"),
+            ),
+            ServiceError::Adapter {
+                platform,
+                error: CallError::Adapter(AdapterError::InvalidInput(m)),
+            } => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_INPUT",
+                format!("{platform}: {m}"),
+            ),
             other => other.into(),
         })?;
     Ok(Json(json!({
@@ -70,7 +79,10 @@ pub(super) async fn unauthorize(
 pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let registry = state.service.registry();
     if !registry.is_ready() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "starting" })));
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "starting" })),
+        );
     }
     let adapters: Vec<Value> = registry
         .list()
@@ -80,5 +92,8 @@ pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
             json!({ "platform": m.platform, "version": m.version })
         })
         .collect();
-    (StatusCode::OK, Json(json!({ "status": "ready", "adapters": adapters })))
+    (
+        StatusCode::OK,
+        Json(json!({ "status": "ready", "adapters": adapters })),
+    )
 }

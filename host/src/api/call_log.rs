@@ -58,7 +58,9 @@ fn parse_find_query(query: &str) -> Result<FindQuery, ApiError> {
             _ => continue,
         };
         if slot.replace(value.into_owned()).is_some() {
-            return Err(ApiError::bad_request(format!("{name} is given more than once")));
+            return Err(ApiError::bad_request(format!(
+                "{name} is given more than once"
+            )));
         }
     }
     let require_details = match require_details.as_deref() {
@@ -91,7 +93,10 @@ fn parse_find_query(query: &str) -> Result<FindQuery, ApiError> {
     if ids.is_empty() {
         return Err(ApiError::bad_request("sessionIds has no session id"));
     }
-    Ok(FindQuery { session_ids: ids, require_details })
+    Ok(FindQuery {
+        session_ids: ids,
+        require_details,
+    })
 }
 
 /// `GET /callLog?sessionIds=a,b[&requireDetails=true]`
@@ -111,7 +116,8 @@ pub(super) async fn find(
             let Some(log_id) = lookup.log_id else {
                 return json!({ "sessionId": lookup.session_id, "matched": false });
             };
-            let mut log = json!({ "sessionId": lookup.session_id, "matched": true, "logId": log_id });
+            let mut log =
+                json!({ "sessionId": lookup.session_id, "matched": true, "logId": log_id });
             if let Some(details) = lookup.details {
                 let mut data = json!({ "subject": details.subject, "note": details.note });
                 if let Some(body) = details.full_body {
@@ -144,7 +150,10 @@ pub(super) async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let update = body.into_update()?;
     Ok(match state.service.update_call_log(&user, update).await? {
-        UpdateOutcome::Updated { log_id, updated_note } => Json(json!({
+        UpdateOutcome::Updated {
+            log_id,
+            updated_note,
+        } => Json(json!({
             "successful": true,
             "logId": log_id,
             "updatedNote": updated_note,

@@ -28,7 +28,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// 400: the request is malformed; the message names the field.
@@ -38,7 +42,11 @@ impl ApiError {
 
     /// 401: missing, invalid or revoked `jwtToken`.
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", AUTHORIZE_MESSAGE)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            AUTHORIZE_MESSAGE,
+        )
     }
 
     /// The answer for a bare status from a layer (limit, timeout, routing).
@@ -47,10 +55,13 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "Request body is too large"),
             StatusCode::REQUEST_TIMEOUT => ("REQUEST_TIMEOUT", "Request took too long"),
             StatusCode::NOT_FOUND => ("NOT_FOUND", "No such route"),
-            StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "Method not allowed on this route"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ("METHOD_NOT_ALLOWED", "Method not allowed on this route")
             }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Content-Type must be application/json",
+            ),
             s if s.is_client_error() => ("INVALID_REQUEST", "Invalid request"),
             _ => ("INTERNAL", "Internal error"),
         };
@@ -78,29 +89,53 @@ fn adapter_failure(platform: &str, error: &CallError) -> ApiError {
     let ok = StatusCode::OK;
     match error {
         CallError::Adapter(error) => match error {
-            AdapterError::Unsupported(m) => ApiError::new(ok, "UNSUPPORTED", format!("{platform} does not support this: {m}")),
-            AdapterError::Unauthorized(_) => ApiError::new(ok, "CRM_UNAUTHORIZED", AUTHORIZE_MESSAGE),
-            AdapterError::NotFound(m) => ApiError::new(ok, "NOT_FOUND", format!("Not found in {platform}: {m}")),
-            AdapterError::InvalidInput(m) => ApiError::new(ok, "INVALID_INPUT", format!("{platform} cannot accept this: {m}")),
+            AdapterError::Unsupported(m) => ApiError::new(
+                ok,
+                "UNSUPPORTED",
+                format!("{platform} does not support this: {m}"),
+            ),
+            AdapterError::Unauthorized(_) => {
+                ApiError::new(ok, "CRM_UNAUTHORIZED", AUTHORIZE_MESSAGE)
+            }
+            AdapterError::NotFound(m) => {
+                ApiError::new(ok, "NOT_FOUND", format!("Not found in {platform}: {m}"))
+            }
+            AdapterError::InvalidInput(m) => ApiError::new(
+                ok,
+                "INVALID_INPUT",
+                format!("{platform} cannot accept this: {m}"),
+            ),
             AdapterError::RateLimited(limit) => {
                 let after = limit
                     .retry_after_seconds
                     .map_or(String::new(), |s| format!("; retry after {s} seconds"));
-                ApiError::new(ok, "RATE_LIMITED", format!("{platform} is rate limiting requests{after}"))
+                ApiError::new(
+                    ok,
+                    "RATE_LIMITED",
+                    format!("{platform} is rate limiting requests{after}"),
+                )
             }
             AdapterError::Upstream(e) => ApiError::new(
                 ok,
                 "CRM_ERROR",
                 format!("{platform} answered HTTP {}: {}", e.status, e.message),
             ),
-            AdapterError::Internal(m) => ApiError::new(ok, "ADAPTER_ERROR", format!("{platform} adapter failed: {m}")),
+            AdapterError::Internal(m) => ApiError::new(
+                ok,
+                "ADAPTER_ERROR",
+                format!("{platform} adapter failed: {m}"),
+            ),
         },
-        CallError::CpuTimeout(_) | CallError::WallTimeout(_) => {
-            ApiError::new(ok, "ADAPTER_TIMEOUT", format!("{platform} adapter timed out ({error})"))
-        }
-        CallError::MemoryLimit(_) => {
-            ApiError::new(ok, "ADAPTER_MEMORY_LIMIT", format!("{platform} adapter failed: {error}"))
-        }
+        CallError::CpuTimeout(_) | CallError::WallTimeout(_) => ApiError::new(
+            ok,
+            "ADAPTER_TIMEOUT",
+            format!("{platform} adapter timed out ({error})"),
+        ),
+        CallError::MemoryLimit(_) => ApiError::new(
+            ok,
+            "ADAPTER_MEMORY_LIMIT",
+            format!("{platform} adapter failed: {error}"),
+        ),
         CallError::Trapped(_) => {
             ApiError::new(ok, "ADAPTER_TRAPPED", format!("{platform} adapter crashed"))
         }
@@ -109,9 +144,11 @@ fn adapter_failure(platform: &str, error: &CallError) -> ApiError {
             "EGRESS_DENIED",
             format!("{platform} adapter tried a request the host does not allow: {reason}"),
         ),
-        CallError::Busy => {
-            ApiError::new(ok, "ADAPTER_BUSY", format!("{platform} adapter is busy; try again"))
-        }
+        CallError::Busy => ApiError::new(
+            ok,
+            "ADAPTER_BUSY",
+            format!("{platform} adapter is busy; try again"),
+        ),
     }
 }
 

@@ -99,11 +99,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let err = parse_json::<Outer>(br#"{"logInfo": {"duration": "long"}}"#).expect_err("bad type");
+        let err =
+            parse_json::<Outer>(br#"{"logInfo": {"duration": "long"}}"#).expect_err("bad type");
         assert!(err.message.contains("logInfo.duration"), "{}", err.message);
         let err = parse_json::<Outer>(br#"{"logInfo": {}}"#).expect_err("missing");
         assert!(err.message.contains("duration"), "{}", err.message);
-        let err = parse_json::<Outer>(br#"{"logInfo": {"duration": 1}} trailing"#).expect_err("trailing");
+        let err =
+            parse_json::<Outer>(br#"{"logInfo": {"duration": 1}} trailing"#).expect_err("trailing");
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
     }
 }

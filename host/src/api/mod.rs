@@ -43,7 +43,12 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
     let routes = Router::new()
         .route("/apiKeyLogin", post(auth::api_key_login))
         .route("/unAuthorize", post(auth::unauthorize))
-        .route("/callLog", get(call_log::find).post(call_log::create).patch(call_log::update))
+        .route(
+            "/callLog",
+            get(call_log::find)
+                .post(call_log::create)
+                .patch(call_log::update),
+        )
         .route("/healthz", get(auth::healthz))
         .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) })
         .with_state(state);
@@ -62,7 +67,10 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
     routes
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limits.body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
         .layer(axum::middleware::map_response(json_error_bodies))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)

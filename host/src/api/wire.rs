@@ -4,8 +4,8 @@
 use super::error::ApiError;
 use crate::runtime::{Call, ContactRef, Direction, Party};
 use crate::service::{CallLogUpdate, NewCallLog};
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
 
 /// Longest session id accepted.
@@ -51,12 +51,17 @@ impl<'de> Deserialize<'de> for EpochMillis {
                 f.write_str("an ISO 8601 time or epoch milliseconds")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<EpochMillis, E> {
-                let parsed = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-                    .map_err(|_| E::custom(format!("{v:?} is not an ISO 8601 time")))?;
-                Ok(EpochMillis((parsed.unix_timestamp_nanos() / 1_000_000) as i64))
+                let parsed =
+                    time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| E::custom(format!("{v:?} is not an ISO 8601 time")))?;
+                Ok(EpochMillis(
+                    (parsed.unix_timestamp_nanos() / 1_000_000) as i64,
+                ))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<EpochMillis, E> {
-                i64::try_from(v).map(EpochMillis).map_err(|_| E::custom("time out of range"))
+                i64::try_from(v)
+                    .map(EpochMillis)
+                    .map_err(|_| E::custom("time out of range"))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<EpochMillis, E> {
                 Ok(EpochMillis(v))
@@ -174,7 +179,10 @@ impl CreateCallLog {
     pub(super) fn into_new_call_log(self) -> Result<NewCallLog, ApiError> {
         let info = self.log_info;
         check_session_id("logInfo.sessionId", &info.session_id.0)?;
-        let party = |p: WireParty| Party { phone_number: non_empty(p.phone_number), name: non_empty(p.name) };
+        let party = |p: WireParty| Party {
+            phone_number: non_empty(p.phone_number),
+            name: non_empty(p.name),
+        };
         let call = Call {
             id: info.id.map(|id| id.0).unwrap_or_default(),
             session_id: info.session_id.0,
@@ -191,11 +199,14 @@ impl CreateCallLog {
             recording_link: non_empty(info.recording.and_then(|r| r.link)),
             custom_subject: non_empty(info.custom_subject),
         };
-        let contact = self.contact_id.filter(|id| !id.0.is_empty()).map(|id| ContactRef {
-            id: id.0,
-            contact_type: non_empty(self.contact_type),
-            name: non_empty(self.contact_name),
-        });
+        let contact = self
+            .contact_id
+            .filter(|id| !id.0.is_empty())
+            .map(|id| ContactRef {
+                id: id.0,
+                contact_type: non_empty(self.contact_type),
+                name: non_empty(self.contact_name),
+            });
         Ok(NewCallLog {
             call,
             contact,
@@ -248,7 +259,10 @@ mod tests {
         assert_eq!(info.start_time.0, 1_536_672_249_000);
         assert_eq!(info.duration, 7);
         assert_eq!(info.from.phone_number.as_deref(), Some("+16504445566"));
-        assert_eq!(info.recording.and_then(|r| r.link).as_deref(), Some("https://app.ringcentral.com/recordings/1001"));
+        assert_eq!(
+            info.recording.and_then(|r| r.link).as_deref(),
+            Some("https://app.ringcentral.com/recordings/1001")
+        );
     }
 
     #[test]
@@ -275,6 +289,9 @@ mod tests {
             decode_recording_link("https%3A%2F%2Fr.example%2F1%3Fa%3Db".into()),
             "https://r.example/1?a=b"
         );
-        assert_eq!(decode_recording_link("https://r.example/a%20b".into()), "https://r.example/a%20b");
+        assert_eq!(
+            decode_recording_link("https://r.example/a%20b".into()),
+            "https://r.example/a%20b"
+        );
     }
 }

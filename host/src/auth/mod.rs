@@ -33,12 +33,16 @@ pub struct JwtKeys {
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKeys").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("JwtKeys")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl JwtKeys {
@@ -64,7 +68,11 @@ impl JwtKeys {
             iat,
             exp: iat + self.ttl.as_secs(),
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     /// Check a token's signature, algorithm and expiry, and return its claims.
@@ -119,7 +127,10 @@ mod tests {
         let keys = JwtKeys::new(SECRET, Duration::from_secs(60));
         let token = keys.sign("42-testCRM", "testCRM").expect("signs");
         let claims = keys.verify(&token).expect("verifies");
-        assert_eq!((claims.id.as_str(), claims.platform.as_str()), ("42-testCRM", "testCRM"));
+        assert_eq!(
+            (claims.id.as_str(), claims.platform.as_str()),
+            ("42-testCRM", "testCRM")
+        );
         assert_eq!(claims.exp, claims.iat + 60);
 
         let other = JwtKeys::new(b"another-secret-another-secret-xx", Duration::from_secs(60));

@@ -35,13 +35,27 @@ pub struct LoadedAdapter {
 #[derive(Debug, thiserror::Error)]
 pub enum RefusedFile {
     #[error("{file}: cannot read: {error}")]
-    Io { file: PathBuf, error: std::io::Error },
+    Io {
+        file: PathBuf,
+        error: std::io::Error,
+    },
     #[error("{file}: {error}")]
-    Load { file: PathBuf, error: crate::runtime::LoadError },
+    Load {
+        file: PathBuf,
+        error: crate::runtime::LoadError,
+    },
     #[error("{file}: operator file {operator_file}: {error}")]
-    OperatorFile { file: PathBuf, operator_file: PathBuf, error: String },
+    OperatorFile {
+        file: PathBuf,
+        operator_file: PathBuf,
+        error: String,
+    },
     #[error("{file}: platform {platform:?} is already served by {served_by}")]
-    DuplicatePlatform { file: PathBuf, platform: String, served_by: PathBuf },
+    DuplicatePlatform {
+        file: PathBuf,
+        platform: String,
+        served_by: PathBuf,
+    },
 }
 
 /// The operator file `NAME.toml` beside `NAME.wasm`.
@@ -63,7 +77,11 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(runtime: Runtime) -> Self {
-        Self { runtime, adapters: ArcSwap::default(), ready: AtomicBool::new(false) }
+        Self {
+            runtime,
+            adapters: ArcSwap::default(),
+            ready: AtomicBool::new(false),
+        }
     }
 
     /// The adapter serving `platform` now.
@@ -74,7 +92,12 @@ impl Registry {
     /// Every serving adapter, sorted by platform.
     pub fn list(&self) -> Vec<Arc<LoadedAdapter>> {
         let mut all: Vec<_> = self.adapters.load().values().cloned().collect();
-        all.sort_by(|a, b| a.adapter.manifest().platform.cmp(&b.adapter.manifest().platform));
+        all.sort_by(|a, b| {
+            a.adapter
+                .manifest()
+                .platform
+                .cmp(&b.adapter.manifest().platform)
+        });
         all
     }
 
@@ -145,12 +168,21 @@ impl Registry {
             Ok(settings) => settings,
             Err(error) => {
                 let operator_file = file.with_extension("toml");
-                return Err(RefusedFile::OperatorFile { file, operator_file, error });
+                return Err(RefusedFile::OperatorFile {
+                    file,
+                    operator_file,
+                    error,
+                });
             }
         };
         let sha256 = hex::encode(Sha256::digest(&bytes));
         match self.runtime.load(bytes, settings).await {
-            Ok(adapter) => Ok(LoadedAdapter { adapter, file, sha256, loaded_at: SystemTime::now() }),
+            Ok(adapter) => Ok(LoadedAdapter {
+                adapter,
+                file,
+                sha256,
+                loaded_at: SystemTime::now(),
+            }),
             Err(error) => Err(RefusedFile::Load { file, error }),
         }
     }
@@ -159,11 +191,15 @@ impl Registry {
 async fn read_operator_file(path: &Path) -> Result<OperatorSettings, String> {
     let text = match tokio::fs::read_to_string(path).await {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OperatorSettings::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(OperatorSettings::default());
+        }
         Err(e) => return Err(e.to_string()),
     };
     let file: OperatorFile = toml::from_str(&text).map_err(|e| e.to_string())?;
-    Ok(OperatorSettings { config: file.config })
+    Ok(OperatorSettings {
+        config: file.config,
+    })
 }
 
 #[cfg(test)]

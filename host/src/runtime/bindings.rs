@@ -20,5 +20,5 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::switchboard::adapter::adapter::Guest;
-pub use switchboard::adapter::types::*;
+pub use self::exports::switchboard::adapter::adapter::Guest;
+pub use self::switchboard::adapter::types::*;

@@ -62,7 +62,12 @@ impl EgressPolicy {
         connect_timeout: Duration,
         response_timeout: Duration,
     ) -> Self {
-        Self { allowed, allow_private, connect_timeout, response_timeout }
+        Self {
+            allowed,
+            allow_private,
+            connect_timeout,
+            response_timeout,
+        }
     }
 
     /// Why a request to `host` is refused, or `None` when it may go.
@@ -76,7 +81,9 @@ impl EgressPolicy {
             && let Ok(ip) = bare.parse::<IpAddr>()
             && !is_public(ip)
         {
-            return Some(format!("{host} is a private, loopback or link-local address"));
+            return Some(format!(
+                "{host} is a private, loopback or link-local address"
+            ));
         }
         None
     }
@@ -125,13 +132,18 @@ pub struct EgressHooks {
 
 impl std::fmt::Debug for EgressHooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EgressHooks").field("denied", &self.denied).finish_non_exhaustive()
+        f.debug_struct("EgressHooks")
+            .field("denied", &self.denied)
+            .finish_non_exhaustive()
     }
 }
 
 impl EgressHooks {
     pub fn new(policy: Arc<EgressPolicy>) -> Self {
-        Self { policy, denied: Vec::new() }
+        Self {
+            policy,
+            denied: Vec::new(),
+        }
     }
 
     /// The requests refused so far, each with its reason.
@@ -168,7 +180,8 @@ impl WasiHttpHooks for EgressHooks {
         let options = self.policy.options(options);
         Box::new(async move {
             use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let (response, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
@@ -182,8 +195,16 @@ mod tests {
     use super::*;
 
     fn policy(hosts: &[&str], allow_private: bool) -> EgressPolicy {
-        let allowed = hosts.iter().map(|h| HostPattern::parse(h).expect("valid")).collect();
-        EgressPolicy::new(allowed, allow_private, Duration::from_secs(1), Duration::from_secs(1))
+        let allowed = hosts
+            .iter()
+            .map(|h| HostPattern::parse(h).expect("valid"))
+            .collect();
+        EgressPolicy::new(
+            allowed,
+            allow_private,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
     }
 
     #[test]
@@ -192,7 +213,10 @@ mod tests {
         assert_eq!(p.check("api.pipedrive.com"), None);
         assert_eq!(p.check("API.Pipedrive.COM."), None);
         assert_eq!(p.check("oauth.example.com"), None);
-        assert!(p.check("pipedrive.com").is_some(), "apex is not a subdomain");
+        assert!(
+            p.check("pipedrive.com").is_some(),
+            "apex is not a subdomain"
+        );
         assert!(p.check("evilpipedrive.com").is_some());
         assert!(p.check("pipedrive.com.evil.net").is_some());
         assert!(p.check("example.com").is_some());
@@ -201,7 +225,16 @@ mod tests {
 
     #[test]
     fn private_addresses_need_the_operator() {
-        let p = policy(&["127.0.0.1", "169.254.169.254", "10.0.0.1", "[::1]", "8.8.8.8"], false);
+        let p = policy(
+            &[
+                "127.0.0.1",
+                "169.254.169.254",
+                "10.0.0.1",
+                "[::1]",
+                "8.8.8.8",
+            ],
+            false,
+        );
         for host in ["127.0.0.1", "169.254.169.254", "10.0.0.1", "[::1]"] {
             assert!(p.check(host).is_some(), "{host} must be refused");
         }

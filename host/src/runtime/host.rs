@@ -89,7 +89,9 @@ pub(super) struct HostState {
 
 impl std::fmt::Debug for HostState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostState").field("env", &self.env).finish_non_exhaustive()
+        f.debug_struct("HostState")
+            .field("env", &self.env)
+            .finish_non_exhaustive()
     }
 }
 
@@ -108,7 +110,10 @@ impl HostState {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: EgressHooks::new(env.egress.clone()),
-            limiter: MemoryLimiter { max_bytes: max_memory, refused: false },
+            limiter: MemoryLimiter {
+                max_bytes: max_memory,
+                refused: false,
+            },
             cpu_ticks_left: cpu_ticks,
             env,
         }
@@ -117,13 +122,20 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }
 
@@ -166,7 +178,10 @@ impl kv::Host for HostState {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
         check_key(&key)?;
         let env = &self.env;
-        env.kv.get(&env.platform, &key).await.map_err(|e| storage_failed(&env.platform, e))
+        env.kv
+            .get(&env.platform, &key)
+            .await
+            .map_err(|e| storage_failed(&env.platform, e))
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
@@ -175,13 +190,19 @@ impl kv::Host for HostState {
             return Err(format!("values must be at most {MAX_KV_VALUE_BYTES} bytes"));
         }
         let env = &self.env;
-        env.kv.set(&env.platform, &key, &value).await.map_err(|e| storage_failed(&env.platform, e))
+        env.kv
+            .set(&env.platform, &key, &value)
+            .await
+            .map_err(|e| storage_failed(&env.platform, e))
     }
 
     async fn delete(&mut self, key: String) -> Result<(), String> {
         check_key(&key)?;
         let env = &self.env;
-        env.kv.delete(&env.platform, &key).await.map_err(|e| storage_failed(&env.platform, e))
+        env.kv
+            .delete(&env.platform, &key)
+            .await
+            .map_err(|e| storage_failed(&env.platform, e))
     }
 
     async fn increment(&mut self, key: String, delta: i64) -> Result<i64, String> {

@@ -18,10 +18,9 @@ pub mod egress;
 mod host;
 
 pub use bindings::{
-    AdapterError, AdapterManifest, AuthType, Call, CallLogCreated, CallLogDetails,
-    CallLogUpdated, ContactRef, CreateCallLogRequest, Credential, Direction, GetCallLogRequest,
-    LoginRequest, OauthConfig, Party, RateLimit, UpdateCallLogRequest, UpstreamError,
-    UserContext, UserInfo,
+    AdapterError, AdapterManifest, AuthType, Call, CallLogCreated, CallLogDetails, CallLogUpdated,
+    ContactRef, CreateCallLogRequest, Credential, Direction, GetCallLogRequest, LoginRequest,
+    OauthConfig, Party, RateLimit, UpdateCallLogRequest, UpstreamError, UserContext, UserInfo,
 };
 pub use host::{AdapterKv, MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 
@@ -34,7 +33,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
+use wasmtime::{
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+};
 
 /// How often the epoch advances: the granularity of the CPU deadline.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -101,7 +102,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -124,14 +127,30 @@ impl Runtime {
         let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("wasm engine: {e}"))?;
 
         let mut linker = Linker::new(&engine);
-        let link = |r: wasmtime::Result<()>| r.map_err(|e| anyhow::anyhow!("linking host interfaces: {e}"));
+        let link = |r: wasmtime::Result<()>| {
+            r.map_err(|e| anyhow::anyhow!("linking host interfaces: {e}"))
+        };
         link(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
-        link(wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))?;
+        link(wasmtime_wasi_http::p2::add_only_http_to_linker_async(
+            &mut linker,
+        ))?;
         use bindings::switchboard::adapter::{config as cfg, kv, log, types};
-        link(log::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s))?;
-        link(kv::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s))?;
-        link(cfg::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s))?;
-        link(types::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s))?;
+        link(log::add_to_linker::<_, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        ))?;
+        link(kv::add_to_linker::<_, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        ))?;
+        link(cfg::add_to_linker::<_, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        ))?;
+        link(types::add_to_linker::<_, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        ))?;
 
         Ok(Self {
             _ticker: Ticker::start(engine.clone()),
@@ -150,10 +169,11 @@ impl Runtime {
         settings: OperatorSettings,
     ) -> Result<Adapter, LoadError> {
         let engine = self.engine.clone();
-        let component = tokio::task::spawn_blocking(move || Component::from_binary(&engine, &bytes))
-            .await
-            .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))?
-            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let component =
+            tokio::task::spawn_blocking(move || Component::from_binary(&engine, &bytes))
+                .await
+                .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))?
+                .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -169,12 +189,16 @@ impl Runtime {
             kv: self.kv.clone(),
         });
         let limits = self.limits();
-        let manifest = Sandbox { pre: pre.clone(), env: probe, limits }
-            .call("manifest", async |guest, store| {
-                guest.call_manifest(store).await.map(Ok::<_, AdapterError>)
-            })
-            .await
-            .map_err(|e| LoadError::Manifest(e.to_string()))?;
+        let manifest = Sandbox {
+            pre: pre.clone(),
+            env: probe,
+            limits,
+        }
+        .call("manifest", async |guest, store| {
+            guest.call_manifest(store).await.map(Ok::<_, AdapterError>)
+        })
+        .await
+        .map_err(|e| LoadError::Manifest(e.to_string()))?;
         let allowed = validate_manifest(&manifest)?;
         let env = Arc::new(AdapterEnv {
             platform: manifest.platform.clone(),
@@ -183,7 +207,10 @@ impl Runtime {
             egress: Arc::new(self.egress_policy(allowed)),
             kv: self.kv.clone(),
         });
-        Ok(Adapter { sandbox: Sandbox { pre, env, limits }, manifest })
+        Ok(Adapter {
+            sandbox: Sandbox { pre, env, limits },
+            manifest,
+        })
     }
 
     fn egress_policy(&self, allowed: Vec<HostPattern>) -> EgressPolicy {
@@ -210,7 +237,9 @@ fn validate_manifest(manifest: &AdapterManifest) -> Result<Vec<HostPattern>, Loa
     let platform = &manifest.platform;
     if platform.is_empty()
         || platform.len() > 64
-        || !platform.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || !platform
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         return invalid(format!(
             "platform {platform:?} must be 1-64 ASCII letters, digits, '-' or '_'"
@@ -243,7 +272,9 @@ pub struct Adapter {
 
 impl std::fmt::Debug for Adapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Adapter").field("manifest", &self.manifest).finish_non_exhaustive()
+        f.debug_struct("Adapter")
+            .field("manifest", &self.manifest)
+            .finish_non_exhaustive()
     }
 }
 
@@ -254,42 +285,45 @@ impl Adapter {
     }
 
     pub async fn get_user_info(&self, request: LoginRequest) -> Result<UserInfo, CallError> {
-        self.sandbox.call("get-user-info", async |guest, store| {
-            guest.call_get_user_info(store, &request).await
-        })
-        .await
+        self.sandbox
+            .call("get-user-info", async |guest, store| {
+                guest.call_get_user_info(store, &request).await
+            })
+            .await
     }
 
     pub async fn create_call_log(
         &self,
         request: CreateCallLogRequest,
     ) -> Result<CallLogCreated, CallError> {
-        self.sandbox.call("create-call-log", async |guest, store| {
-            guest.call_create_call_log(store, &request).await
-        })
-        .await
+        self.sandbox
+            .call("create-call-log", async |guest, store| {
+                guest.call_create_call_log(store, &request).await
+            })
+            .await
     }
 
     pub async fn get_call_log(
         &self,
         request: GetCallLogRequest,
     ) -> Result<CallLogDetails, CallError> {
-        self.sandbox.call("get-call-log", async |guest, store| {
-            guest.call_get_call_log(store, &request).await
-        })
-        .await
+        self.sandbox
+            .call("get-call-log", async |guest, store| {
+                guest.call_get_call_log(store, &request).await
+            })
+            .await
     }
 
     pub async fn update_call_log(
         &self,
         request: UpdateCallLogRequest,
     ) -> Result<CallLogUpdated, CallError> {
-        self.sandbox.call("update-call-log", async |guest, store| {
-            guest.call_update_call_log(store, &request).await
-        })
-        .await
+        self.sandbox
+            .call("update-call-log", async |guest, store| {
+                guest.call_update_call_log(store, &request).await
+            })
+            .await
     }
-
 }
 
 /// A compiled adapter with its environment and limits: makes instances and
@@ -302,7 +336,11 @@ struct Sandbox {
 
 impl Sandbox {
     fn new_store(&self) -> Store<HostState> {
-        let state = HostState::new(self.env.clone(), self.limits.memory_bytes, self.limits.cpu_ticks);
+        let state = HostState::new(
+            self.env.clone(),
+            self.limits.memory_bytes,
+            self.limits.cpu_ticks,
+        );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(1);
@@ -321,7 +359,10 @@ impl Sandbox {
     async fn call<R>(
         &self,
         operation: &'static str,
-        export: impl AsyncFnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<Result<R, AdapterError>>,
+        export: impl AsyncFnOnce(
+            &Guest,
+            &mut Store<HostState>,
+        ) -> wasmtime::Result<Result<R, AdapterError>>,
     ) -> Result<R, CallError> {
         let mut store = self.new_store();
         let outcome = tokio::time::timeout(self.limits.wall, async {

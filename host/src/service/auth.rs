@@ -30,11 +30,15 @@ impl Service {
             hostname: hostname.clone(),
             additional_info,
         };
-        let info = adapter.adapter.get_user_info(request).await.map_err(adapter_error(platform))?;
+        let info = adapter
+            .adapter
+            .get_user_info(request)
+            .await
+            .map_err(adapter_error(platform))?;
         if info.id.is_empty() {
-            return Err(adapter_error(platform)(CallError::Adapter(AdapterError::Internal(
-                "get-user-info returned an empty user id".into(),
-            ))));
+            return Err(adapter_error(platform)(CallError::Adapter(
+                AdapterError::Internal("get-user-info returned an empty user id".into()),
+            )));
         }
         let user = User {
             id: format!("{}-{platform}", info.id),

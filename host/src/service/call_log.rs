@@ -29,11 +29,17 @@ pub struct NewCallLog {
 /// What a create did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateOutcome {
-    Logged { log_id: String },
+    Logged {
+        log_id: String,
+    },
     /// The session was logged (or is being logged) already.
-    Existing { session_id: String },
+    Existing {
+        session_id: String,
+    },
     /// No contact was given; nothing was created.
-    ContactNotFound { number: String },
+    ContactNotFound {
+        number: String,
+    },
 }
 
 /// One session of a lookup, in request order.
@@ -62,7 +68,10 @@ pub struct CallLogUpdate {
 /// What an update did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateOutcome {
-    Updated { log_id: String, updated_note: String },
+    Updated {
+        log_id: String,
+        updated_note: String,
+    },
     /// This user has no logged call for the session.
     NotFound { session_id: String },
 }
@@ -106,12 +115,16 @@ impl Service {
                 )
                 .await?;
             if let Reservation::Exists(_) = reservation {
-                return Ok(CreateOutcome::Existing { session_id: key.session_id });
+                return Ok(CreateOutcome::Existing {
+                    session_id: key.session_id,
+                });
             }
             match adapter.adapter.create_call_log(request).await {
                 Ok(created) => {
                     store.complete_call_log(&key, &created.log_id).await?;
-                    Ok(CreateOutcome::Logged { log_id: created.log_id })
+                    Ok(CreateOutcome::Logged {
+                        log_id: created.log_id,
+                    })
                 }
                 Err(error) => {
                     store.release_call_log(&key).await?;
@@ -119,7 +132,8 @@ impl Service {
                 }
             }
         });
-        task.await.map_err(|e| ServiceError::Internal(format!("create task failed: {e}")))?
+        task.await
+            .map_err(|e| ServiceError::Internal(format!("create task failed: {e}")))?
     }
 
     /// Look up sessions, in the order given. With `details`, read each logged
@@ -130,14 +144,21 @@ impl Service {
         session_ids: &[String],
         details: bool,
     ) -> Result<Vec<LogLookup>, ServiceError> {
-        let rows = self.store.call_logs(&user.platform, &user.id, session_ids).await?;
+        let rows = self
+            .store
+            .call_logs(&user.platform, &user.id, session_ids)
+            .await?;
         let mut logged: HashMap<String, String> = rows
             .into_iter()
             .filter_map(|row| Some((row.session_id.clone(), row.log_id()?.to_owned())))
             .collect();
         let lookups: Vec<LogLookup> = session_ids
             .iter()
-            .map(|id| LogLookup { session_id: id.clone(), log_id: logged.remove(id), details: None })
+            .map(|id| LogLookup {
+                session_id: id.clone(),
+                log_id: logged.remove(id),
+                details: None,
+            })
             .collect();
         if !details || lookups.iter().all(|l| l.log_id.is_none()) {
             return Ok(lookups);
@@ -150,7 +171,10 @@ impl Service {
                 let context = context.clone();
                 async move {
                     if let Some(log_id) = lookup.log_id.clone() {
-                        let request = GetCallLogRequest { user: context, log_id };
+                        let request = GetCallLogRequest {
+                            user: context,
+                            log_id,
+                        };
                         let details = adapter
                             .adapter
                             .get_call_log(request)
@@ -174,10 +198,16 @@ impl Service {
     ) -> Result<UpdateOutcome, ServiceError> {
         let rows = self
             .store
-            .call_logs(&user.platform, &user.id, std::slice::from_ref(&update.session_id))
+            .call_logs(
+                &user.platform,
+                &user.id,
+                std::slice::from_ref(&update.session_id),
+            )
             .await?;
         let Some(log_id) = rows.first().and_then(|row| row.log_id()).map(str::to_owned) else {
-            return Ok(UpdateOutcome::NotFound { session_id: update.session_id });
+            return Ok(UpdateOutcome::NotFound {
+                session_id: update.session_id,
+            });
         };
         let adapter = self.adapter(&user.platform)?;
         let request = UpdateCallLogRequest {
@@ -196,6 +226,9 @@ impl Service {
             .update_call_log(request)
             .await
             .map_err(adapter_error(&user.platform))?;
-        Ok(UpdateOutcome::Updated { log_id, updated_note: updated.updated_note })
+        Ok(UpdateOutcome::Updated {
+            log_id,
+            updated_note: updated.updated_note,
+        })
     }
 }

@@ -48,7 +48,12 @@ impl Service {
         jwt: JwtKeys,
         details_concurrency: usize,
     ) -> Self {
-        Self { store, registry, jwt: Arc::new(jwt), details_concurrency }
+        Self {
+            store,
+            registry,
+            jwt: Arc::new(jwt),
+            details_concurrency,
+        }
     }
 
     /// The registry, for health and admin views.
@@ -64,7 +69,10 @@ impl Service {
 }
 
 fn adapter_error(platform: &str) -> impl FnOnce(CallError) -> ServiceError + '_ {
-    move |error| ServiceError::Adapter { platform: platform.to_owned(), error }
+    move |error| ServiceError::Adapter {
+        platform: platform.to_owned(),
+        error,
+    }
 }
 
 /// The adapter's view of a signed-in user.

@@ -24,7 +24,9 @@ pub struct SqliteStore {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl SqliteStore {
@@ -37,7 +39,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self { pool })
     }
@@ -165,8 +170,13 @@ impl Store for SqliteStore {
         if inserted.rows_affected() == 1 {
             return Ok(Reservation::Reserved);
         }
-        let rows =
-            self.call_logs(&key.platform, &key.user_id, std::slice::from_ref(&key.session_id)).await?;
+        let rows = self
+            .call_logs(
+                &key.platform,
+                &key.user_id,
+                std::slice::from_ref(&key.session_id),
+            )
+            .await?;
         match rows.into_iter().next() {
             Some(row) => Ok(Reservation::Exists(row)),
             // Released between our insert and our read: the session is free again.
@@ -215,7 +225,10 @@ impl Store for SqliteStore {
             "SELECT session_id, telephony_session_id, contact_id, log_id FROM call_logs
              WHERE platform = ",
         );
-        query.push_bind(platform).push(" AND user_id = ").push_bind(user_id);
+        query
+            .push_bind(platform)
+            .push(" AND user_id = ")
+            .push_bind(user_id);
         query.push(" AND session_id IN (");
         let mut ids = query.separated(", ");
         for id in session_ids {
@@ -297,42 +310,81 @@ mod tests {
     }
 
     fn key(session: &str) -> CallLogKey {
-        CallLogKey { platform: "p".into(), user_id: "u".into(), session_id: session.into() }
+        CallLogKey {
+            platform: "p".into(),
+            user_id: "u".into(),
+            session_id: session.into(),
+        }
     }
 
     #[tokio::test]
     async fn reserve_complete_release() {
         let (_dir, store) = open().await;
-        assert_eq!(store.reserve_call_log(&key("s1"), None, Some("c")).await.ok(), Some(Reservation::Reserved));
-        let Ok(Reservation::Exists(row)) = store.reserve_call_log(&key("s1"), None, None).await else {
+        assert_eq!(
+            store
+                .reserve_call_log(&key("s1"), None, Some("c"))
+                .await
+                .ok(),
+            Some(Reservation::Reserved)
+        );
+        let Ok(Reservation::Exists(row)) = store.reserve_call_log(&key("s1"), None, None).await
+        else {
             panic!("second reservation must see the first");
         };
         assert_eq!(row.state, CallLogState::Pending);
-        store.complete_call_log(&key("s1"), "L1").await.expect("completes");
-        let rows = store.call_logs("p", "u", &["s1".into(), "s2".into()]).await.expect("reads");
+        store
+            .complete_call_log(&key("s1"), "L1")
+            .await
+            .expect("completes");
+        let rows = store
+            .call_logs("p", "u", &["s1".into(), "s2".into()])
+            .await
+            .expect("reads");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].log_id(), Some("L1"));
         assert_eq!(rows[0].contact_id.as_deref(), Some("c"));
 
-        store.reserve_call_log(&key("s2"), None, None).await.expect("reserves");
+        store
+            .reserve_call_log(&key("s2"), None, None)
+            .await
+            .expect("reserves");
         store.release_call_log(&key("s2")).await.expect("releases");
-        assert!(store.call_logs("p", "u", &["s2".into()]).await.expect("reads").is_empty());
+        assert!(
+            store
+                .call_logs("p", "u", &["s2".into()])
+                .await
+                .expect("reads")
+                .is_empty()
+        );
         // Releasing never drops a logged row.
         store.release_call_log(&key("s1")).await.expect("no-op");
-        assert_eq!(store.call_logs("p", "u", &["s1".into()]).await.expect("reads").len(), 1);
+        assert_eq!(
+            store
+                .call_logs("p", "u", &["s1".into()])
+                .await
+                .expect("reads")
+                .len(),
+            1
+        );
     }
 
     #[tokio::test]
     async fn kv_is_scoped_and_counts_atomically() {
         let (_dir, store) = open().await;
         store.set("a", "k", b"one").await.expect("sets");
-        assert_eq!(store.get("a", "k").await.expect("gets"), Some(b"one".to_vec()));
+        assert_eq!(
+            store.get("a", "k").await.expect("gets"),
+            Some(b"one".to_vec())
+        );
         assert_eq!(store.get("b", "k").await.expect("gets"), None);
         let counts = futures::future::join_all((0..20).map(|_| store.increment("a", "n", 1))).await;
         let mut values: Vec<i64> = counts.into_iter().map(|r| r.expect("increments")).collect();
         values.sort_unstable();
         assert_eq!(values, (1..=20).collect::<Vec<_>>());
-        assert_eq!(store.get("a", "n").await.expect("gets"), Some(b"20".to_vec()));
+        assert_eq!(
+            store.get("a", "n").await.expect("gets"),
+            Some(b"20".to_vec())
+        );
         store.delete("a", "k").await.expect("deletes");
         assert_eq!(store.get("a", "k").await.expect("gets"), None);
     }
@@ -354,7 +406,14 @@ mod tests {
         assert_eq!(store.user("42-p").await.expect("reads"), Some(user.clone()));
         assert!(!format!("{user:?}").contains("secret"), "Debug must redact");
         assert!(store.clear_credential("42-p").await.expect("clears"));
-        assert_eq!(store.user("42-p").await.expect("reads").and_then(|u| u.credential), None);
+        assert_eq!(
+            store
+                .user("42-p")
+                .await
+                .expect("reads")
+                .and_then(|u| u.credential),
+            None
+        );
         assert!(!store.clear_credential("nobody").await.expect("clears"));
     }
 }

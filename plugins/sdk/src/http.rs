@@ -59,17 +59,27 @@ pub enum HttpError {
     InvalidJson { url: String, reason: String },
     /// The CRM answered with a non-success status
     /// (from [`Response::error_for_status`]).
-    Status { url: String, status: u16, body: String, retry_after: Option<u32> },
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+        retry_after: Option<u32>,
+    },
 }
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Denied { url } => write!(f, "request to {url} denied by the host's egress policy"),
+            Self::Denied { url } => {
+                write!(f, "request to {url} denied by the host's egress policy")
+            }
             Self::InvalidUrl { url, reason } => write!(f, "invalid URL {url:?}: {reason}"),
             Self::Transport { url, reason } => write!(f, "request to {url} failed: {reason}"),
             Self::ResponseTooLarge { url } => {
-                write!(f, "response from {url} is larger than {MAX_RESPONSE_BYTES} bytes")
+                write!(
+                    f,
+                    "response from {url} is larger than {MAX_RESPONSE_BYTES} bytes"
+                )
             }
             Self::InvalidJson { url, reason } => {
                 write!(f, "response from {url} is not the expected JSON: {reason}")
@@ -86,13 +96,22 @@ impl From<HttpError> for AdapterError {
     /// `upstream`; everything else is `internal`.
     fn from(err: HttpError) -> Self {
         match err {
-            HttpError::Status { status: 401, body, .. } => AdapterError::Unauthorized(body),
-            HttpError::Status { status: 429, body, retry_after, .. } => {
-                AdapterError::RateLimited(RateLimit { retry_after_seconds: retry_after, message: body })
-            }
-            HttpError::Status { status, body, .. } => {
-                AdapterError::Upstream(UpstreamError { status, message: body })
-            }
+            HttpError::Status {
+                status: 401, body, ..
+            } => AdapterError::Unauthorized(body),
+            HttpError::Status {
+                status: 429,
+                body,
+                retry_after,
+                ..
+            } => AdapterError::RateLimited(RateLimit {
+                retry_after_seconds: retry_after,
+                message: body,
+            }),
+            HttpError::Status { status, body, .. } => AdapterError::Upstream(UpstreamError {
+                status,
+                message: body,
+            }),
             other => AdapterError::Internal(other.to_string()),
         }
     }
@@ -110,7 +129,12 @@ pub struct Request {
 impl Request {
     /// A request with the given method and absolute URL.
     pub fn new(method: Method, url: impl Into<String>) -> Self {
-        Self { method, url: url.into(), headers: Vec::new(), body: Vec::new() }
+        Self {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     /// A `GET` request.
@@ -164,7 +188,10 @@ impl Request {
         let url = self.url.clone();
         send(self).map_err(|failure| match failure {
             Failure::Code(ErrorCode::HttpRequestDenied) => HttpError::Denied { url },
-            Failure::Code(code) => HttpError::Transport { url, reason: format!("{code:?}") },
+            Failure::Code(code) => HttpError::Transport {
+                url,
+                reason: format!("{code:?}"),
+            },
             Failure::Invalid(reason) => HttpError::InvalidUrl { url, reason },
             Failure::Stream(reason) => HttpError::Transport { url, reason },
             Failure::TooLarge => HttpError::ResponseTooLarge { url },
@@ -214,7 +241,9 @@ impl Response {
             return Ok(self);
         }
         Err(HttpError::Status {
-            retry_after: self.header("retry-after").and_then(|v| v.trim().parse().ok()),
+            retry_after: self
+                .header("retry-after")
+                .and_then(|v| v.trim().parse().ok()),
             body: self.text(),
             status: self.status,
             url: self.url,
@@ -249,8 +278,16 @@ fn parse_url(url: &str) -> Result<ParsedUrl<'_>, Failure> {
     if authority.is_empty() {
         return Err(Failure::Invalid("missing host".into()));
     }
-    let path_and_query = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
-    Ok(ParsedUrl { scheme, authority, path_and_query })
+    let path_and_query = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
+    Ok(ParsedUrl {
+        scheme,
+        authority,
+        path_and_query,
+    })
 }
 
 fn send(request: Request) -> Result<Response, Failure> {
@@ -271,14 +308,22 @@ fn send(request: Request) -> Result<Response, Failure> {
         Method::Delete => RawMethod::Delete,
     };
     let invalid = |what: &str| Failure::Invalid(format!("invalid {what}"));
-    outgoing.set_method(&method).map_err(|()| invalid("method"))?;
-    outgoing.set_scheme(Some(&url.scheme)).map_err(|()| invalid("scheme"))?;
-    outgoing.set_authority(Some(url.authority)).map_err(|()| invalid("host"))?;
+    outgoing
+        .set_method(&method)
+        .map_err(|()| invalid("method"))?;
+    outgoing
+        .set_scheme(Some(&url.scheme))
+        .map_err(|()| invalid("scheme"))?;
+    outgoing
+        .set_authority(Some(url.authority))
+        .map_err(|()| invalid("host"))?;
     outgoing
         .set_path_with_query(Some(&url.path_and_query))
         .map_err(|()| invalid("path"))?;
 
-    let body = outgoing.body().map_err(|()| Failure::Stream("request body unavailable".into()))?;
+    let body = outgoing
+        .body()
+        .map_err(|()| Failure::Stream("request body unavailable".into()))?;
     let future = outgoing_handler::handle(outgoing, None).map_err(Failure::Code)?;
     write_body(&body, &request.body)?;
     OutgoingBody::finish(body, None).map_err(Failure::Code)?;
@@ -301,7 +346,12 @@ fn send(request: Request) -> Result<Response, Failure> {
         .map_err(|()| Failure::Stream("response body unavailable".into()))?;
     let bytes = read_body(&body)?;
     drop(IncomingBody::finish(body));
-    Ok(Response { url: request.url, status, headers, body: bytes })
+    Ok(Response {
+        url: request.url,
+        status,
+        headers,
+        body: bytes,
+    })
 }
 
 fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), Failure> {
@@ -312,7 +362,9 @@ fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), Failure> {
         .write()
         .map_err(|()| Failure::Stream("request body stream unavailable".into()))?;
     for chunk in bytes.chunks(WRITE_CHUNK) {
-        stream.blocking_write_and_flush(chunk).map_err(stream_failure)?;
+        stream
+            .blocking_write_and_flush(chunk)
+            .map_err(stream_failure)?;
     }
     Ok(())
 }
@@ -349,7 +401,9 @@ mod tests {
 
     #[test]
     fn parses_urls_into_parts() {
-        let url = parse_url("https://api.example.com/v1/x?y=1").ok().expect("parses");
+        let url = parse_url("https://api.example.com/v1/x?y=1")
+            .ok()
+            .expect("parses");
         assert_eq!(url.authority, "api.example.com");
         assert_eq!(url.path_and_query, "/v1/x?y=1");
         let url = parse_url("http://127.0.0.1:8080").ok().expect("parses");

@@ -78,7 +78,12 @@ pub mod log;
 ///
 /// Prefer the re-exports at the crate root; these are here for what they do
 /// not cover.
-#[allow(unsafe_code, missing_docs, unreachable_pub, missing_debug_implementations)]
+#[allow(
+    unsafe_code,
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations
+)]
 #[allow(clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
@@ -92,11 +97,11 @@ pub mod bindings {
 }
 
 pub use bindings::switchboard::adapter::types::{
-    AdapterError, AuthType, Call, CallLogCreated, CallLogDetails, CallLogUpdated, Contact,
-    ContactRef, CreateCallLogRequest, CreateContactRequest, CreateMessageLogRequest, Credential,
-    Direction, FindContactRequest, GetCallLogRequest, LoginRequest, AdapterManifest, Message,
+    AdapterError, AdapterManifest, AuthType, Call, CallLogCreated, CallLogDetails, CallLogUpdated,
+    Contact, ContactRef, CreateCallLogRequest, CreateContactRequest, CreateMessageLogRequest,
+    Credential, Direction, FindContactRequest, GetCallLogRequest, LoginRequest, Message,
     MessageLogCreated, OauthConfig, Party, RateLimit, UpdateCallLogRequest,
-    UpdateMessageLogRequest, UpstreamError, UpsertCallDispositionRequest, UserContext, UserInfo,
+    UpdateMessageLogRequest, UpsertCallDispositionRequest, UpstreamError, UserContext, UserInfo,
 };
 
 /// A CRM adapter. Implement [`Adapter::manifest`] and the operations your CRM

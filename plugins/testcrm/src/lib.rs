@@ -16,8 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 use switchboard_adapter::{
-    Adapter, AdapterError, AuthType, CallLogCreated, CallLogDetails, CallLogUpdated,
-    CreateCallLogRequest, Credential, Direction, GetCallLogRequest, LoginRequest, AdapterManifest,
+    Adapter, AdapterError, AdapterManifest, AuthType, CallLogCreated, CallLogDetails,
+    CallLogUpdated, CreateCallLogRequest, Credential, Direction, GetCallLogRequest, LoginRequest,
     UpdateCallLogRequest, UpsertCallDispositionRequest, UserContext, UserInfo, export, kv,
 };
 
@@ -86,7 +86,9 @@ impl Adapter for TestCrm {
 
     fn get_user_info(request: LoginRequest) -> Result<UserInfo, AdapterError> {
         let Credential::ApiKey(key) = &request.credential else {
-            return Err(AdapterError::InvalidInput("testCRM signs in with an API key".into()));
+            return Err(AdapterError::InvalidInput(
+                "testCRM signs in with an API key".into(),
+            ));
         };
         if key.trim().is_empty() {
             return Err(AdapterError::Unauthorized("API key is empty".into()));
@@ -103,10 +105,13 @@ impl Adapter for TestCrm {
         let call = request.call;
         let log_id = kv::increment(LOG_ID_COUNTER, 1)?.to_string();
         let contact_name = request.contact.name.clone().unwrap_or_default();
-        let subject = call.custom_subject.clone().unwrap_or_else(|| match call.direction {
-            Direction::Inbound => format!("Inbound call from {contact_name}"),
-            Direction::Outbound => format!("Outbound call to {contact_name}"),
-        });
+        let subject = call
+            .custom_subject
+            .clone()
+            .unwrap_or_else(|| match call.direction {
+                Direction::Inbound => format!("Inbound call from {contact_name}"),
+                Direction::Outbound => format!("Outbound call to {contact_name}"),
+            });
         let mut record = CallLogRecord {
             log_id: log_id.clone(),
             user_id: request.user.user_id,
@@ -171,7 +176,9 @@ impl Adapter for TestCrm {
         }
         record.compose_note();
         kv::set_json(&record_key(&record.log_id), &record)?;
-        Ok(CallLogUpdated { updated_note: record.note })
+        Ok(CallLogUpdated {
+            updated_note: record.note,
+        })
     }
 
     fn upsert_call_disposition(request: UpsertCallDispositionRequest) -> Result<(), AdapterError> {
@@ -217,7 +224,10 @@ pub fn compose_note(
         body.push_str(&format!("- Agent note: {note}\n"));
     }
     body.push_str(&format!("- Result: {result}\n"));
-    body.push_str(&format!("- Duration: {}\n", format_duration(duration_seconds)));
+    body.push_str(&format!(
+        "- Duration: {}\n",
+        format_duration(duration_seconds)
+    ));
     if let Some(link) = recording_link {
         body.push_str(&format!("- Call recording link: {link}\n"));
     }
@@ -239,7 +249,11 @@ pub fn format_duration(seconds: u32) -> String {
     .into_iter()
     .flatten()
     .collect();
-    if parts.is_empty() { "0 seconds".into() } else { parts.join(", ") }
+    if parts.is_empty() {
+        "0 seconds".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 #[cfg(test)]
@@ -262,7 +276,10 @@ mod tests {
             note,
             "- Agent note: called back\n- Result: Accepted\n- Duration: 1 minute, 5 seconds\n- Call recording link: https://r/1\n"
         );
-        assert_eq!(compose_note(None, "Missed", 0, None), "- Result: Missed\n- Duration: 0 seconds\n");
+        assert_eq!(
+            compose_note(None, "Missed", 0, None),
+            "- Result: Missed\n- Duration: 0 seconds\n"
+        );
     }
 
     #[test]

@@ -1,0 +1,66 @@
+//! Builds the adapters the tests load (`plugins/testcrm` and the fixtures in
+//! `tests/fixtures/`) for `wasm32-wasip2`, in a target directory of their own
+//! under `OUT_DIR`, and writes their paths to `OUT_DIR/artifacts.rs`.
+//!
+//! This is the test-artifacts pattern of wasmtime and Spin: the nested cargo
+//! gets a clean environment (no host RUSTFLAGS or clippy wrapper), so what
+//! the tests load is what `cargo xtask build` ships.
+
+use std::env;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// (package, constant name) of every component the tests need.
+const COMPONENTS: &[(&str, &str)] = &[("testcrm", "TESTCRM"), ("hostile", "HOSTILE")];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let workspace = manifest_dir.parent().expect("tests/ sits in the workspace");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    let target_dir = out_dir.join("wasm");
+
+    for path in ["wit", "plugins", "tests/fixtures", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(path).display());
+    }
+
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(workspace)
+        .args(["build", "--target", "wasm32-wasip2", "--profile", "adapter"])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER");
+    for (package, _) in COMPONENTS {
+        build.args(["-p", package]);
+    }
+    let status = build
+        .status()
+        .expect("running cargo to build the test adapters");
+    assert!(
+        status.success(),
+        "building the test adapters failed (is the target installed? `rustup target add wasm32-wasip2`)"
+    );
+
+    let mut generated = String::new();
+    for (package, name) in COMPONENTS {
+        let path = target_dir
+            .join("wasm32-wasip2/adapter")
+            .join(format!("{package}.wasm"));
+        assert!(path.is_file(), "{} was not built", path.display());
+        writeln!(
+            generated,
+            "/// `{package}.wasm`, built from source for wasm32-wasip2."
+        )
+        .ok();
+        writeln!(
+            generated,
+            "pub const {name}: &str = {:?};",
+            path.display().to_string()
+        )
+        .ok();
+    }
+    std::fs::write(out_dir.join("artifacts.rs"), generated).expect("writing artifacts.rs");
+}

@@ -1,0 +1,312 @@
+//! Harness for the black-box tests: start the real server on `127.0.0.1:0`
+//! with a temp data dir and real components, talk to it over HTTP, read its
+//! SQLite file, and stand up mock CRMs.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test harness: a failed step is a failed test"
+)]
+
+use anyhow::Context;
+use clap::Parser;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Paths of the components built by `build.rs`.
+pub mod artifacts {
+    include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
+}
+
+/// The JWT secret every test server uses, so tests can forge tokens.
+pub const JWT_SECRET: &str = "switchboard-tests-secret-0123456789abcdef";
+
+/// The reference RingCentral call-log record from `tests/data/`.
+pub fn reference_call() -> Value {
+    serde_json::from_str(include_str!("../data/ringcentral-call-log.json")).unwrap()
+}
+
+/// A `POST /callLog` body for the reference call, with another session id.
+pub fn create_body(session_id: &str, contact_id: Value, note: &str) -> Value {
+    let mut log_info = reference_call();
+    log_info["sessionId"] = json!(session_id);
+    json!({
+        "logInfo": log_info,
+        "contactId": contact_id,
+        "contactType": "person",
+        "contactName": "John Smith",
+        "note": note,
+        "additionalSubmission": { "isAssociatedToDeal": false },
+    })
+}
+
+/// A temp plugins dir and data dir, kept across server restarts.
+#[derive(Debug)]
+pub struct Dirs {
+    _root: tempfile::TempDir,
+    pub plugins: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Dirs {
+    /// Fresh dirs with the given components copied into the plugins dir.
+    pub fn with_adapters(components: &[&str]) -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let plugins = root.path().join("plugins");
+        let data = root.path().join("data");
+        std::fs::create_dir_all(&plugins).unwrap();
+        let dirs = Self {
+            _root: root,
+            plugins,
+            data,
+        };
+        for component in components {
+            dirs.add_adapter(component);
+        }
+        dirs
+    }
+
+    pub fn add_adapter(&self, component: &str) {
+        let name = Path::new(component).file_name().unwrap();
+        std::fs::copy(component, self.plugins.join(name)).unwrap();
+    }
+
+    pub fn remove_adapter(&self, component: &str) {
+        let name = Path::new(component).file_name().unwrap();
+        std::fs::remove_file(self.plugins.join(name)).unwrap();
+    }
+
+    /// testCRM's stored call-log records, read straight from the SQLite file.
+    pub async fn testcrm_records(&self) -> Vec<Value> {
+        let url = format!(
+            "sqlite://{}?mode=ro",
+            self.data.join("switchboard.db").display()
+        );
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT CAST(value AS BLOB) FROM adapter_kv
+             WHERE platform = 'testCRM' AND key LIKE 'calllog/%' ORDER BY key",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        rows.iter()
+            .map(|r| serde_json::from_slice(r).unwrap())
+            .collect()
+    }
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    config: switchboard::config::Config,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A response: status and JSON body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl TestServer {
+    /// Start on `127.0.0.1:0` and wait (with a deadline) until `/healthz`
+    /// says the adapters are loaded. `extra` are more CLI flags.
+    pub async fn start(dirs: &Dirs, extra: &[&str]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let plugins = dirs.plugins.display().to_string();
+        let data = dirs.data.display().to_string();
+        let mut args = vec![
+            "switchboard",
+            "--plugins-dir",
+            &plugins,
+            "--data-dir",
+            &data,
+            "--jwt-secret",
+            JWT_SECRET,
+            "--adapter-timeout",
+            "3s",
+            "--adapter-cpu",
+            "500ms",
+            "--max-instances",
+            "64",
+            "--shutdown-grace",
+            "5s",
+        ];
+        args.extend_from_slice(extra);
+        let config = Cli::try_parse_from(args).unwrap().config;
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(switchboard::serve(listener, config, async {
+            let _ = rx.await;
+        }));
+        let server = Self {
+            base,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            task: Some(task),
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = self
+                .client
+                .get(format!("{}/healthz", self.base))
+                .send()
+                .await
+                && r.status() == 200
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "server not ready within 60s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stop (as SIGTERM would) and wait for the server to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap();
+        let body = serde_json::from_slice(&bytes)
+            .with_context(|| format!("non-JSON body: {}", String::from_utf8_lossy(&bytes)))
+            .unwrap();
+        Reply { status, body }
+    }
+
+    pub async fn get(&self, path_and_query: &str) -> Reply {
+        Self::reply(
+            self.client
+                .get(format!("{}{path_and_query}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path_and_query: &str, body: &Value) -> Reply {
+        let url = format!("{}{path_and_query}", self.base);
+        Self::reply(self.client.post(url).json(body).send().await.unwrap()).await
+    }
+
+    pub async fn patch(&self, path_and_query: &str, body: &Value) -> Reply {
+        let url = format!("{}{path_and_query}", self.base);
+        Self::reply(self.client.patch(url).json(body).send().await.unwrap()).await
+    }
+
+    /// Send raw bytes with a content type.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let request = self
+            .client
+            .request(method, url)
+            .header("content-type", content_type)
+            .body(body);
+        Self::reply(request.send().await.unwrap()).await
+    }
+
+    /// Log in with an API key; returns the `jwtToken`.
+    pub async fn login(&self, platform: &str, api_key: &str) -> String {
+        let reply = self
+            .post(
+                "/apiKeyLogin",
+                &json!({"platform": platform, "apiKey": api_key, "hostname": "crm.example"}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "login failed: {}", reply.body);
+        reply.body["jwtToken"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create(&self, token: &str, body: &Value) -> Reply {
+        self.post(&format!("/callLog?jwtToken={token}"), body).await
+    }
+
+    pub async fn find(&self, token: &str, session_ids: &str, details: bool) -> Reply {
+        self.get(&format!(
+            "/callLog?jwtToken={token}&sessionIds={session_ids}&requireDetails={details}"
+        ))
+        .await
+    }
+}
+
+/// A mock CRM: answers every request with `{"ok": true}` and counts them.
+#[derive(Debug, Clone)]
+pub struct MockCrm {
+    pub url: String,
+    hits: Arc<AtomicUsize>,
+}
+
+impl MockCrm {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                axum::Json(json!({ "ok": true }))
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, hits }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// Sign a token with the test secret (or another), for forgery tests.
+pub fn sign_token(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real server on 127.0.0.1, real wasm components built
+//! from this repository, a real SQLite file.
+
+#![allow(clippy::unwrap_used, reason = "tests: a failed step is a failed test")]
+
+mod auth;
+mod call_log;
+mod persistence;
+mod sandbox;

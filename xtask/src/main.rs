@@ -1,0 +1,162 @@
+//! `cargo xtask`: the project's tasks.
+//!
+//! - `cargo xtask build`: the release server at `target/release/switchboard`
+//!   and every adapter under `plugins/` at `target/plugins/<crate>.wasm`.
+//! - `cargo xtask run [-- FLAGS]`: build, then `switchboard serve
+//!   --plugins-dir target/plugins [FLAGS]`.
+//! - `cargo xtask test [-- ARGS]`: the whole test suite. Adapter crates
+//!   (plugins and test fixtures) are components: their `cdylib` cannot link
+//!   for the host, so their unit tests run as `--lib` only, and everything
+//!   else runs as `cargo test --workspace`.
+//!
+//! Each installs the `wasm32-wasip2` target first when it is missing. Keep
+//! these paths and flags stable: other tooling drives the server through them.
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+/// The cargo profile adapters are built with (see the workspace Cargo.toml).
+const ADAPTER_PROFILE: &str = "adapter";
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.skip_while(|a| a == "--").collect();
+    let root = workspace_root();
+    match task.as_str() {
+        "build" => build(&root),
+        "run" => {
+            build(&root)?;
+            let server = root.join("target/release/switchboard");
+            let mut serve = Command::new(server);
+            serve
+                .current_dir(&root)
+                .args(["serve", "--plugins-dir", "target/plugins"])
+                .args(&rest);
+            run(&mut serve)
+        }
+        "test" => test(&root, &rest),
+        _ => bail!("usage: cargo xtask <build | run [-- serve flags] | test [-- cargo test args]>"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ sits in the workspace")
+        .to_owned()
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("running {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running rustup (is Rust installed through rustup?)")?;
+    if !String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
+        run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
+    }
+    Ok(())
+}
+
+/// The crates in `dir` (`plugins/`, `tests/fixtures/`) that build to a
+/// component (`cdylib`).
+fn adapter_crates(dir: &Path) -> Result<Vec<String>> {
+    let mut crates = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let manifest = entry?.path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        if !text.contains("cdylib") {
+            continue;
+        }
+        let name = text
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("name = ")
+                    .map(|n| n.trim_matches('"').to_owned())
+            })
+            .with_context(|| format!("no package name in {}", manifest.display()))?;
+        crates.push(name);
+    }
+    crates.sort();
+    Ok(crates)
+}
+
+fn test(root: &Path, args: &[String]) -> Result<()> {
+    ensure_wasm_target()?;
+    let mut adapters = adapter_crates(&root.join("plugins"))?;
+    adapters.extend(adapter_crates(&root.join("tests/fixtures"))?);
+
+    let mut everything_else = Command::new(cargo());
+    everything_else
+        .current_dir(root)
+        .args(["test", "--workspace"]);
+    for name in &adapters {
+        everything_else.args(["--exclude", name]);
+    }
+    run(everything_else.args(args))?;
+
+    let mut adapter_units = Command::new(cargo());
+    adapter_units.current_dir(root).args(["test", "--lib"]);
+    for name in &adapters {
+        adapter_units.args(["-p", name]);
+    }
+    run(adapter_units.args(args))
+}
+
+fn build(root: &Path) -> Result<()> {
+    ensure_wasm_target()?;
+    run(Command::new(cargo())
+        .current_dir(root)
+        .args(["build", "--release", "-p", "switchboard"]))?;
+
+    let adapters = adapter_crates(&root.join("plugins"))?;
+    let mut wasm = Command::new(cargo());
+    wasm.current_dir(root).args([
+        "build",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        ADAPTER_PROFILE,
+    ]);
+    for name in &adapters {
+        wasm.args(["-p", name]);
+    }
+    run(&mut wasm)?;
+
+    let out = root.join("target/plugins");
+    std::fs::create_dir_all(&out)?;
+    for name in &adapters {
+        let built = root.join(format!(
+            "target/{WASM_TARGET}/{ADAPTER_PROFILE}/{name}.wasm"
+        ));
+        // Copy then rename, so a running server never sees a half-written file.
+        let staged = out.join(format!(".{name}.wasm.tmp"));
+        std::fs::copy(&built, &staged).with_context(|| format!("copying {}", built.display()))?;
+        std::fs::rename(&staged, out.join(format!("{name}.wasm")))?;
+        eprintln!("adapter: target/plugins/{name}.wasm");
+    }
+    eprintln!("server:  target/release/switchboard");
+    Ok(())
+}
