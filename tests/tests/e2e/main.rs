@@ -5,5 +5,6 @@
 
 mod auth;
 mod call_log;
+mod logging;
 mod persistence;
 mod sandbox;

@@ -77,6 +77,10 @@ async fn traps_and_runaways_fail_only_their_own_request() {
     let again = misbehave(&server, &token, "trap", "fine now").await;
     assert_eq!(again.body["successful"], true, "{}", again.body);
     assert_eq!(again.body["logId"], "hostile-ok");
+
+    // An operation the adapter does not implement is answered as such.
+    let details = server.find(&token, "trap", true).await;
+    assert_failed(&details, "UNSUPPORTED");
     server.stop().await;
 }
 
