@@ -184,9 +184,24 @@ impl TestServer {
 
     /// Stop (as SIGTERM would) and wait for the server to finish.
     pub async fn stop(mut self) {
+        self.begin_shutdown();
+        self.finished().await;
+    }
+
+    /// Signal shutdown (as SIGTERM would) without waiting.
+    pub fn begin_shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Whether `serve` is still running (it returns once shutdown is done).
+    pub fn is_serving(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Wait for the server to finish serving.
+    pub async fn finished(mut self) {
         if let Some(task) = self.task.take() {
             task.await.unwrap().unwrap();
         }
@@ -265,10 +280,12 @@ impl TestServer {
 }
 
 /// A mock CRM: answers every request with `{"ok": true}` and counts them.
+/// Requests to paths under `/slow` wait until [`MockCrm::release`].
 #[derive(Debug, Clone)]
 pub struct MockCrm {
     pub url: String,
     hits: Arc<AtomicUsize>,
+    gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl MockCrm {
@@ -276,16 +293,38 @@ impl MockCrm {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
-        let app = axum::Router::new().fallback(move || {
-            let counter = counter.clone();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let (counter, waiting) = (hits.clone(), gate.clone());
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let (counter, waiting) = (counter.clone(), waiting.clone());
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
+                if uri.path().starts_with("/slow") {
+                    waiting.acquire().await.unwrap().forget();
+                }
                 axum::Json(json!({ "ok": true }))
             }
         });
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, hits }
+        Self { url, hits, gate }
+    }
+
+    /// Let `n` waiting `/slow` requests answer.
+    pub fn release(&self, n: usize) {
+        self.gate.add_permits(n);
+    }
+
+    /// Wait (with a deadline) until the mock has received `n` requests.
+    pub async fn wait_for_hits(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.hits() < n {
+            assert!(
+                Instant::now() < deadline,
+                "mock CRM got {} of {n} requests",
+                self.hits()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     pub fn hits(&self) -> usize {

@@ -239,10 +239,12 @@ fn validate_manifest(manifest: &AdapterManifest) -> Result<Vec<HostPattern>, Loa
         || platform.len() > 64
         || !platform
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
+        // No '-': App Connect user ids are `<crm id>-<platform>`, which is
+        // unambiguous only while platforms cannot contain the separator.
         return invalid(format!(
-            "platform {platform:?} must be 1-64 ASCII letters, digits, '-' or '_'"
+            "platform {platform:?} must be 1-64 ASCII letters, digits or '_'"
         ));
     }
     if manifest.version.trim().is_empty() {
@@ -385,13 +387,13 @@ impl Sandbox {
             }
             (result, _) => result,
         };
-        tracing::warn!(
-            adapter = %self.env.platform,
-            version = %self.env.version,
-            operation,
-            error = %result,
-            "adapter call failed"
-        );
+        let (platform, version) = (&self.env.platform, &self.env.version);
+        if let CallError::Adapter(_) = result {
+            // The adapter ran and answered; a business outcome, not a fault.
+            tracing::info!(adapter = %platform, %version, operation, error = %result, "adapter call failed");
+        } else {
+            tracing::warn!(adapter = %platform, %version, operation, error = %result, "adapter call failed");
+        }
         Err(result)
     }
 
@@ -435,5 +437,34 @@ impl Ticker {
 impl Drop for Ticker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(platform: &str, hosts: &[&str]) -> AdapterManifest {
+        AdapterManifest {
+            platform: platform.into(),
+            display_name: "X".into(),
+            version: "1.0.0".into(),
+            auth: AuthType::ApiKey,
+            allowed_hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn manifests_are_checked_before_serving() {
+        assert!(validate_manifest(&manifest("testCRM", &["*.example.com"])).is_ok());
+        for bad in ["", "has-dash", "has space", "ünicode", &"x".repeat(65)] {
+            let err = validate_manifest(&manifest(bad, &[])).expect_err(bad);
+            assert!(err.to_string().contains("platform"), "{err}");
+        }
+        let err = validate_manifest(&manifest("ok", &["bad host"])).expect_err("bad host");
+        assert!(err.to_string().contains("bad host"), "{err}");
+        let mut no_version = manifest("ok", &[]);
+        no_version.version = " ".into();
+        assert!(validate_manifest(&no_version).is_err());
     }
 }

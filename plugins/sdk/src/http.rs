@@ -158,13 +158,13 @@ impl Request {
         self
     }
 
-    /// Authenticate with the user's credential: `Authorization` for a ready
-    /// header value, or `x-api-token` for an API key. Adapters whose CRM wants
-    /// the key elsewhere set that header themselves.
-    pub fn credential(self, credential: &Credential) -> Self {
+    /// Authenticate with the user's credential: a ready `Authorization`
+    /// value goes in `Authorization`; an API key goes in `api_key_header`
+    /// (the header the CRM expects it in, e.g. `x-api-token`).
+    pub fn credential(self, credential: &Credential, api_key_header: &str) -> Self {
         match credential {
             Credential::Authorization(value) => self.header("authorization", value.clone()),
-            Credential::ApiKey(key) => self.header("x-api-token", key.clone()),
+            Credential::ApiKey(key) => self.header(api_key_header, key.clone()),
         }
     }
 

@@ -37,7 +37,7 @@
 //!
 //!     fn get_user_info(request: LoginRequest) -> Result<UserInfo, AdapterError> {
 //!         let me: serde_json::Value = http::Request::get("https://api.acme.example/me")
-//!             .credential(&request.credential)
+//!             .credential(&request.credential, "x-api-key")
 //!             .send()?
 //!             .error_for_status()?
 //!             .json()?;
@@ -56,7 +56,7 @@
 //!             "note": request.note,
 //!         });
 //!         let created: serde_json::Value = http::Request::post("https://api.acme.example/calls")
-//!             .credential(&request.user.credential)
+//!             .credential(&request.user.credential, "x-api-key")
 //!             .json(&body)?
 //!             .send()?
 //!             .error_for_status()?

@@ -81,3 +81,53 @@ async fn a_file_that_is_not_an_adapter_is_skipped() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_in_flight_requests_finish_and_refuses_new_ones() {
+    use std::time::{Duration, Instant};
+    use switchboard_tests::MockCrm;
+
+    let mock = MockCrm::start().await;
+    let dirs = Dirs::with_adapters(&[artifacts::HOSTILE]);
+    let mut server = TestServer::start(&dirs, &["--egress-allow-private"]).await;
+    let token = server.login("hostile", "k").await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+
+    // A create that is inside the adapter, waiting on the CRM.
+    let in_flight = {
+        let (client, base) = (server.client.clone(), server.base.clone());
+        let body = create_body("slow", json!(1), &format!("fetch {}/slow", mock.url));
+        tokio::spawn(async move {
+            let url = format!("{base}/callLog?jwtToken={token}");
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await?
+                .json::<serde_json::Value>()
+                .await
+        })
+    };
+    mock.wait_for_hits(1).await;
+
+    server.begin_shutdown();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(&address).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "still accepting connections after shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    assert!(
+        server.is_serving(),
+        "serve returned while a request was in flight"
+    );
+
+    mock.release(1);
+    let reply = in_flight.await.unwrap().unwrap();
+    assert_eq!(reply["successful"], true, "{reply}");
+    assert_eq!(reply["logId"], "fetched:200");
+    server.finished().await;
+}
