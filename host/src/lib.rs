@@ -53,7 +53,12 @@ pub async fn serve(
     let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl);
     let runtime = Runtime::new(&config.runtime, store.clone())?;
     let registry = Arc::new(Registry::new(runtime));
-    let service = Service::new(store, registry.clone(), jwt, config.details_concurrency);
+    let service = Service::new(
+        store.clone(),
+        registry.clone(),
+        jwt,
+        config.details_concurrency,
+    );
 
     let plugins_dir = config.plugins_dir.clone();
     tokio::spawn(async move {
@@ -86,5 +91,6 @@ pub async fn serve(
             }
         } => tracing::warn!(?grace, "grace period over; dropping unfinished requests"),
     }
+    store.close().await;
     Ok(())
 }

@@ -47,9 +47,9 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
-    /// The connection pool, for tools and tests that inspect the database.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Close every connection, checkpointing the WAL. Call once serving is done.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 }
 
