@@ -12,7 +12,14 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// (package, constant name) of every component the tests need.
-const COMPONENTS: &[(&str, &str)] = &[("testcrm", "TESTCRM"), ("hostile", "HOSTILE")];
+const COMPONENTS: &[(&str, &str)] = &[
+    ("testcrm", "TESTCRM"),
+    ("hostile", "HOSTILE"),
+    ("versioned", "VERSIONED_V1"),
+];
+
+/// `versioned` is built a second time with this version, as `VERSIONED_V2`.
+const VERSIONED_V2: &str = "2.0.0";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -24,32 +31,19 @@ fn main() {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
 
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .current_dir(workspace)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "adapter"])
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER");
-    for (package, _) in COMPONENTS {
-        build.args(["-p", package]);
-    }
-    let status = build
-        .status()
-        .expect("running cargo to build the test adapters");
-    assert!(
-        status.success(),
-        "building the test adapters failed (is the target installed? `rustup target add wasm32-wasip2`)"
-    );
+    let built = target_dir.join("wasm32-wasip2/adapter");
+    let artifacts = out_dir.join("components");
+    std::fs::create_dir_all(&artifacts).expect("creating the components dir");
+    let packages: Vec<&str> = COMPONENTS.iter().map(|(package, _)| *package).collect();
+    build(workspace, &target_dir, &packages, "1.0.0");
 
+    // Each component is copied under its own name: the second build of
+    // `versioned` overwrites its build output.
     let mut generated = String::new();
-    for (package, name) in COMPONENTS {
-        let path = target_dir
-            .join("wasm32-wasip2/adapter")
-            .join(format!("{package}.wasm"));
-        assert!(path.is_file(), "{} was not built", path.display());
+    let mut record = |package: &str, name: &str| {
+        let source = built.join(format!("{package}.wasm"));
+        let path = artifacts.join(format!("{}.wasm", name.to_lowercase()));
+        std::fs::copy(&source, &path).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
         writeln!(
             generated,
             "/// `{package}.wasm`, built from source for wasm32-wasip2."
@@ -61,6 +55,40 @@ fn main() {
             path.display().to_string()
         )
         .ok();
+    };
+    for (package, name) in COMPONENTS {
+        record(package, name);
     }
+    build(workspace, &target_dir, &["versioned"], VERSIONED_V2);
+    record("versioned", "VERSIONED_V2");
     std::fs::write(out_dir.join("artifacts.rs"), generated).expect("writing artifacts.rs");
+}
+
+/// `cargo build` the packages for wasm32-wasip2 with a clean environment.
+fn build(
+    workspace: &std::path::Path,
+    target_dir: &std::path::Path,
+    packages: &[&str],
+    version: &str,
+) {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(workspace)
+        .args(["build", "--target", "wasm32-wasip2", "--profile", "adapter"])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env("VERSIONED_FIXTURE_VERSION", version)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER");
+    for package in packages {
+        build.args(["-p", package]);
+    }
+    let status = build
+        .status()
+        .expect("running cargo to build the test adapters");
+    assert!(
+        status.success(),
+        "building the test adapters failed (is the target installed? `rustup target add wasm32-wasip2`)"
+    );
 }

@@ -55,6 +55,19 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_DETAILS_CONCURRENCY", default_value_t = 8)]
     pub details_concurrency: usize,
 
+    /// Enables the admin API (`/admin/adapters`) for requests bearing this
+    /// token. Unset: no admin API.
+    #[arg(long, env = "SWITCHBOARD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// How long the plugins directory must be quiet before changes load.
+    #[arg(long, env = "SWITCHBOARD_RELOAD_DEBOUNCE", default_value = "150ms", value_parser = humantime::parse_duration)]
+    pub reload_debounce: Duration,
+
+    /// Size cap of the compiled-artifact cache in `<data-dir>/cache`, in MiB.
+    #[arg(long, env = "SWITCHBOARD_CACHE_MAX_MIB", default_value_t = 512)]
+    pub cache_max_mib: u64,
+
     #[command(flatten)]
     pub runtime: RuntimeConfig,
 }
@@ -119,6 +132,11 @@ impl Config {
             && secret.len() < 32
         {
             return bad("--jwt-secret must be at least 32 bytes");
+        }
+        if let Some(token) = &self.admin_token
+            && token.len() < 16
+        {
+            return bad("--admin-token must be at least 16 bytes");
         }
         self.runtime.validate()
     }

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod registry;
 pub mod runtime;
@@ -21,6 +22,7 @@ use api::{AppState, HttpLimits};
 use config::Config;
 use registry::Registry;
 use runtime::Runtime;
+use runtime::cache::ArtifactCache;
 use service::Service;
 use std::sync::Arc;
 use store::sqlite::SqliteStore;
@@ -51,27 +53,34 @@ pub async fn serve(
     );
     let secret = auth::load_or_generate_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
     let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl);
-    let runtime = Runtime::new(&config.runtime, store.clone())?;
-    let registry = Arc::new(Registry::new(runtime));
-    let service = Service::new(
-        store.clone(),
-        registry.clone(),
-        jwt,
-        config.details_concurrency,
-    );
-
-    let plugins_dir = config.plugins_dir.clone();
-    tokio::spawn(async move {
-        if let Err(error) = registry.load_dir(&plugins_dir).await {
-            tracing::error!(dir = %plugins_dir.display(), %error, "cannot read the plugins directory");
-        }
-    });
+    let cache = ArtifactCache::new(
+        config.data_dir.join("cache"),
+        config.cache_max_mib * 1024 * 1024,
+    )
+    .context("creating the artifact cache")?;
+    let runtime = Runtime::new(&config.runtime, store.clone(), Some(cache))?;
+    let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (registry, _watcher) = Registry::start(
+        runtime,
+        config.plugins_dir.clone(),
+        parallelism,
+        Some(config.reload_debounce),
+    )
+    .context("starting the adapter registry")?;
+    let service = Service::new(store.clone(), registry, jwt, config.details_concurrency);
 
     let limits = HttpLimits {
         body_bytes: config.body_limit,
         request_timeout: config.request_timeout,
     };
-    let app = api::router(AppState { service }, limits);
+    let admin_token = config.admin_token.clone().map(api::AdminToken::new);
+    let app = api::router(
+        AppState {
+            service,
+            admin_token,
+        },
+        limits,
+    );
     tracing::info!(address = %listener.local_addr()?, "listening");
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel();

@@ -1,7 +1,9 @@
 //! The `switchboard` command line.
 
 use clap::{Parser, Subcommand};
-use switchboard::config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use switchboard::config::{Config, RuntimeConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Self-hosted call-logging server for CRMs (RingCentral App Connect API,
@@ -17,23 +19,64 @@ struct Cli {
 enum Command {
     /// Serve the API.
     Serve(Box<Config>),
+    /// Check an adapter component offline: it compiles, implements the
+    /// world, and its manifest (and NAME.toml beside it) reads. Prints the
+    /// manifest; exits non-zero with the reason otherwise.
+    Check {
+        /// The component, e.g. target/plugins/testcrm.wasm.
+        file: PathBuf,
+        #[command(flatten)]
+        runtime: RuntimeConfig,
+    },
+    /// List a running server's adapters (its admin API) as a table.
+    Adapters {
+        /// The server's base URL.
+        #[arg(long, env = "SWITCHBOARD_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The server's --admin-token.
+        #[arg(long, env = "SWITCHBOARD_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: String,
+    },
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+#[allow(clippy::print_stdout, reason = "the CLI prints its results")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
+        .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Serve(config) => {
-            let listener = tokio::net::TcpListener::bind(config.listen)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-            switchboard::serve(listener, *config, shutdown_signal()).await
+    let result = match cli.command {
+        Command::Serve(config) => serve(*config).await,
+        Command::Check { file, runtime } => switchboard::cli::check(&file, &runtime)
+            .await
+            .map(|out| print!("{out}")),
+        Command::Adapters { url, admin_token } => switchboard::cli::adapters(&url, &admin_token)
+            .await
+            .map(|out| print!("{out}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
         }
     }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    switchboard::serve(listener, config, shutdown_signal()).await
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -105,10 +105,10 @@ fn dispatch(c: &mut Criterion) {
         .build()
         .unwrap();
     let config = Cli::try_parse_from(["bench"]).unwrap().runtime;
-    let runtime = Runtime::new(&config, Arc::new(MemoryKv::default())).unwrap();
+    let runtime = Runtime::new(&config, Arc::new(MemoryKv::default()), None).unwrap();
     let bytes = std::fs::read(artifacts::TESTCRM).unwrap();
-    let adapter = rt
-        .block_on(runtime.load(bytes, Default::default()))
+    let (adapter, _) = rt
+        .block_on(runtime.load(bytes, "bench", Default::default()))
         .unwrap();
     let request = request();
     c.bench_function("testcrm create-call-log, fresh instance + call", |b| {

@@ -26,6 +26,9 @@ pub mod artifacts {
 /// The JWT secret every test server uses, so tests can forge tokens.
 pub const JWT_SECRET: &str = "switchboard-tests-secret-0123456789abcdef";
 
+/// The admin token every test server uses.
+pub const ADMIN_TOKEN: &str = "switchboard-tests-admin-token";
+
 /// The reference RingCentral call-log record from `tests/data/`.
 pub fn reference_call() -> Value {
     serde_json::from_str(include_str!("../data/ringcentral-call-log.json")).unwrap()
@@ -74,6 +77,23 @@ impl Dirs {
     pub fn add_adapter(&self, component: &str) {
         let name = Path::new(component).file_name().unwrap();
         std::fs::copy(component, self.plugins.join(name)).unwrap();
+    }
+
+    /// Put `component` in place as `name` the way operators should: copy to
+    /// a temp name, then rename.
+    pub fn install(&self, component: &str, name: &str) {
+        let temp = self.plugins.join(format!(".{name}.tmp"));
+        std::fs::copy(component, &temp).unwrap();
+        std::fs::rename(&temp, self.plugins.join(name)).unwrap();
+    }
+
+    /// Write bytes over `name` in place (no rename).
+    pub fn overwrite(&self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.plugins.join(name), bytes).unwrap();
+    }
+
+    pub fn remove(&self, name: &str) {
+        std::fs::remove_file(self.plugins.join(name)).unwrap();
     }
 
     pub fn remove_adapter(&self, component: &str) {
@@ -148,6 +168,10 @@ impl TestServer {
             "64",
             "--shutdown-grace",
             "5s",
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--reload-debounce",
+            "50ms",
         ];
         args.extend_from_slice(extra);
         let config = Cli::try_parse_from(args).unwrap().config;
@@ -253,6 +277,57 @@ impl TestServer {
             .header("content-type", content_type)
             .body(body);
         Self::reply(request.send().await.unwrap()).await
+    }
+
+    /// `GET /admin/adapters` with the admin token: the entries.
+    pub async fn admin(&self) -> Vec<Value> {
+        self.admin_list().await["adapters"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Components the server has compiled (not taken from its cache).
+    pub async fn compilations(&self) -> u64 {
+        self.admin_list().await["compilations"].as_u64().unwrap()
+    }
+
+    async fn admin_list(&self) -> Value {
+        let response = self
+            .client
+            .get(format!("{}/admin/adapters", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let reply = Self::reply(response).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body
+    }
+
+    /// The admin entry of the file named `name`.
+    pub async fn admin_entry(&self, name: &str) -> Option<Value> {
+        self.admin().await.into_iter().find(|entry| {
+            entry["file"]
+                .as_str()
+                .is_some_and(|f| f.ends_with(&format!("/{name}")))
+        })
+    }
+
+    /// Poll the admin entry of file `name` until `ready` holds (deadline 30s).
+    pub async fn wait_for_file(&self, name: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let entry = self.admin_entry(name).await;
+            if let Some(entry) = entry.as_ref().filter(|e| ready(e)) {
+                return entry.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} never got there; last: {entry:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Log in with an API key; returns the `jwtToken`.

@@ -4,6 +4,7 @@
 //! This layer knows HTTP and App Connect's wire format; it hands typed
 //! inputs to [`crate::service`] and renders its outcomes.
 
+mod admin;
 mod auth;
 mod call_log;
 pub mod error;
@@ -23,10 +24,14 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+pub use admin::AdminToken;
+
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub service: Service,
+    /// `None`: the admin API is not mounted.
+    pub admin_token: Option<AdminToken>,
 }
 
 /// Limits applied to every request.
@@ -40,7 +45,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole API as a router.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
-    let routes = Router::new()
+    let mut routes = Router::new()
         .route("/apiKeyLogin", post(auth::api_key_login))
         .route("/unAuthorize", post(auth::unauthorize))
         .route(
@@ -50,8 +55,13 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
                 .patch(call_log::update),
         )
         .route("/healthz", get(auth::healthz))
-        .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) })
-        .with_state(state);
+        .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) });
+    if state.admin_token.is_some() {
+        routes = routes
+            .route("/admin/adapters", get(admin::list))
+            .route("/admin/adapters/{platform}", get(admin::one));
+    }
+    let routes = routes.with_state(state);
 
     // The span names the route and request id only: the query string may
     // carry a jwtToken and must never reach a log.

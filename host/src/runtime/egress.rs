@@ -20,6 +20,15 @@ pub enum HostPattern {
     Subdomains(String),
 }
 
+impl std::fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(host) => f.write_str(host),
+            Self::Subdomains(suffix) => write!(f, "*.{suffix}"),
+        }
+    }
+}
+
 impl HostPattern {
     /// Parse a manifest entry. Case is ignored.
     pub fn parse(entry: &str) -> Result<Self, String> {
@@ -33,6 +42,22 @@ impl HostPattern {
             Some(suffix) if valid(suffix) => Ok(Self::Subdomains(suffix.to_owned())),
             None if valid(&entry) => Ok(Self::Exact(entry)),
             _ => Err(format!("invalid allowed host {entry:?}")),
+        }
+    }
+
+    /// Whether every host `other` matches is matched by `self` too.
+    pub fn covers(&self, other: &HostPattern) -> bool {
+        match other {
+            Self::Exact(host) => self.matches(host),
+            Self::Subdomains(suffix) => match self {
+                Self::Subdomains(mine) => {
+                    suffix == mine
+                        || suffix
+                            .strip_suffix(mine.as_str())
+                            .is_some_and(|p| p.ends_with('.'))
+                }
+                Self::Exact(_) => false,
+            },
         }
     }
 

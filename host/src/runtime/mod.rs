@@ -14,6 +14,7 @@
 //! [`CallError`]; the engine and other calls are unaffected.
 
 mod bindings;
+pub mod cache;
 pub mod egress;
 mod host;
 
@@ -26,11 +27,12 @@ pub use host::{AdapterKv, MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 
 use crate::config::RuntimeConfig;
 use bindings::{AdapterWorldPre, Guest};
+use cache::{ArtifactCache, CacheOutcome};
 use egress::{EgressPolicy, HostPattern};
 use host::{AdapterEnv, HostState};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
@@ -77,6 +79,8 @@ pub enum LoadError {
     Manifest(String),
     #[error("invalid manifest: {0}")]
     InvalidManifest(String),
+    #[error("operator settings: {0}")]
+    Settings(String),
 }
 
 /// Raised from the epoch callback when a call's CPU budget is gone.
@@ -85,10 +89,52 @@ pub enum LoadError {
 struct CpuExhausted;
 
 /// Settings the operator gives one adapter (its `NAME.toml`).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct OperatorSettings {
-    /// Values the adapter reads through the `config` import.
+    /// Values the adapter reads through the `config` import (secrets
+    /// included, already resolved from the environment).
     pub config: BTreeMap<String, String>,
+    pub limits: LimitOverrides,
+    pub egress: EgressOverrides,
+}
+
+impl std::fmt::Debug for OperatorSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Config values may be secrets: show the keys only.
+        f.debug_struct("OperatorSettings")
+            .field("config_keys", &self.config.keys().collect::<Vec<_>>())
+            .field("limits", &self.limits)
+            .field("egress", &self.egress)
+            .finish()
+    }
+}
+
+/// Per-adapter limits; unset ones take the server's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    pub cpu: Option<Duration>,
+    pub timeout: Option<Duration>,
+    /// At most the server's `--adapter-memory-mib`.
+    pub memory_mib: Option<u32>,
+    /// Calls in progress at once; more are answered `ADAPTER_BUSY`.
+    pub max_concurrent_calls: Option<u32>,
+}
+
+/// The operator's changes to the manifest's `allowed-hosts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EgressOverrides {
+    /// Hosts allowed on top of the manifest's.
+    pub allow_hosts: Vec<String>,
+    /// When set, only these of the manifest's hosts are allowed; each must
+    /// be covered by the manifest.
+    pub only_hosts: Option<Vec<String>>,
+}
+
+/// Calls and failures of one adapter version since it was loaded.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    pub calls: AtomicU64,
+    pub errors: AtomicU64,
 }
 
 /// The process-wide engine, linker and epoch ticker.
@@ -97,6 +143,8 @@ pub struct Runtime {
     linker: Linker<HostState>,
     config: RuntimeConfig,
     kv: Arc<dyn AdapterKv>,
+    cache: Option<ArtifactCache>,
+    compilations: AtomicU64,
     _ticker: Ticker,
 }
 
@@ -111,7 +159,12 @@ impl std::fmt::Debug for Runtime {
 impl Runtime {
     /// Build the engine (pooling allocator, epoch interruption), the linker
     /// with every host interface, and start the epoch ticker.
-    pub fn new(config: &RuntimeConfig, kv: Arc<dyn AdapterKv>) -> anyhow::Result<Self> {
+    /// `cache`, when given, keeps precompiled artifacts across loads and restarts.
+    pub fn new(
+        config: &RuntimeConfig,
+        kv: Arc<dyn AdapterKv>,
+        cache: Option<ArtifactCache>,
+    ) -> anyhow::Result<Self> {
         let instances = config.max_instances;
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(instances)
@@ -158,22 +211,38 @@ impl Runtime {
             linker,
             config: config.clone(),
             kv,
+            cache,
+            compilations: AtomicU64::new(0),
         })
     }
 
-    /// Compile, link and read the manifest of a component. Compilation runs
-    /// on the blocking pool, never on the async runtime.
+    /// Components compiled (not taken from the cache) since start.
+    pub fn compilations(&self) -> u64 {
+        self.compilations.load(Ordering::Relaxed)
+    }
+
+    /// Compile (or take from the cache), link and read the manifest of a
+    /// component, then apply the operator's settings. Compilation runs on
+    /// the blocking pool, never on the async runtime.
     pub async fn load(
         &self,
         bytes: Vec<u8>,
+        sha256: &str,
         settings: OperatorSettings,
-    ) -> Result<Adapter, LoadError> {
+    ) -> Result<(Adapter, CacheOutcome), LoadError> {
         let engine = self.engine.clone();
-        let component =
-            tokio::task::spawn_blocking(move || Component::from_binary(&engine, &bytes))
-                .await
-                .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))?
-                .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let cache = self.cache.clone();
+        let sha = sha256.to_owned();
+        let (component, outcome) = tokio::task::spawn_blocking(move || match cache {
+            Some(cache) => cache.component(&engine, &bytes, &sha),
+            None => Component::from_binary(&engine, &bytes).map(|c| (c, CacheOutcome::Compiled)),
+        })
+        .await
+        .map_err(|e| LoadError::Compile(format!("compiler task failed: {e}")))?
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        if outcome == CacheOutcome::Compiled {
+            self.compilations.fetch_add(1, Ordering::Relaxed);
+        }
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -188,18 +257,16 @@ impl Runtime {
             egress: Arc::new(self.egress_policy(Vec::new())),
             kv: self.kv.clone(),
         });
-        let limits = self.limits();
-        let manifest = Sandbox {
-            pre: pre.clone(),
-            env: probe,
-            limits,
-        }
-        .call("manifest", async |guest, store| {
-            guest.call_manifest(store).await.map(Ok::<_, AdapterError>)
-        })
-        .await
-        .map_err(|e| LoadError::Manifest(e.to_string()))?;
-        let allowed = validate_manifest(&manifest)?;
+        let probe_limits = self.limits(&LimitOverrides::default())?;
+        let manifest = Sandbox::new(pre.clone(), probe, probe_limits)
+            .call("manifest", async |guest, store| {
+                guest.call_manifest(store).await.map(Ok::<_, AdapterError>)
+            })
+            .await
+            .map_err(|e| LoadError::Manifest(e.to_string()))?;
+        let declared = validate_manifest(&manifest)?;
+        let allowed = effective_hosts(declared, &settings.egress)?;
+        let limits = self.limits(&settings.limits)?;
         let env = Arc::new(AdapterEnv {
             platform: manifest.platform.clone(),
             version: manifest.version.clone(),
@@ -207,10 +274,13 @@ impl Runtime {
             egress: Arc::new(self.egress_policy(allowed)),
             kv: self.kv.clone(),
         });
-        Ok(Adapter {
-            sandbox: Sandbox { pre, env, limits },
-            manifest,
-        })
+        Ok((
+            Adapter {
+                sandbox: Sandbox::new(pre, env, limits),
+                manifest,
+            },
+            outcome,
+        ))
     }
 
     fn egress_policy(&self, allowed: Vec<HostPattern>) -> EgressPolicy {
@@ -222,13 +292,33 @@ impl Runtime {
         )
     }
 
-    fn limits(&self) -> Limits {
-        Limits {
-            cpu_ticks: (self.config.adapter_cpu.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
-            cpu: self.config.adapter_cpu,
-            wall: self.config.adapter_timeout,
-            memory_bytes: self.config.memory_bytes(),
+    fn limits(&self, overrides: &LimitOverrides) -> Result<Limits, LoadError> {
+        let invalid = |msg: String| Err(LoadError::Settings(msg));
+        let cpu = overrides.cpu.unwrap_or(self.config.adapter_cpu);
+        if cpu < EPOCH_TICK {
+            return invalid(format!("limits.cpu must be at least {EPOCH_TICK:?}"));
         }
+        let wall = overrides.timeout.unwrap_or(self.config.adapter_timeout);
+        if wall.is_zero() {
+            return invalid("limits.timeout must be greater than 0".into());
+        }
+        let max_mib = self.config.adapter_memory_mib;
+        let memory_mib = overrides.memory_mib.unwrap_or(max_mib);
+        if memory_mib == 0 || memory_mib > max_mib {
+            return invalid(format!(
+                "limits.memory_mib must be between 1 and the server's --adapter-memory-mib ({max_mib})"
+            ));
+        }
+        if overrides.max_concurrent_calls == Some(0) {
+            return invalid("limits.max_concurrent_calls must be at least 1".into());
+        }
+        Ok(Limits {
+            cpu_ticks: (cpu.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
+            cpu,
+            wall,
+            memory_bytes: memory_mib as usize * 1024 * 1024,
+            max_concurrent_calls: overrides.max_concurrent_calls,
+        })
     }
 }
 
@@ -257,12 +347,37 @@ fn validate_manifest(manifest: &AdapterManifest) -> Result<Vec<HostPattern>, Loa
         .collect()
 }
 
+/// The operator's narrowing and extension of the manifest's hosts.
+fn effective_hosts(
+    declared: Vec<HostPattern>,
+    overrides: &EgressOverrides,
+) -> Result<Vec<HostPattern>, LoadError> {
+    let parse = |h: &String| HostPattern::parse(h).map_err(LoadError::Settings);
+    let mut allowed = match &overrides.only_hosts {
+        None => declared,
+        Some(only) => {
+            let only: Vec<HostPattern> = only.iter().map(parse).collect::<Result<_, _>>()?;
+            if let Some(extra) = only.iter().find(|o| !declared.iter().any(|d| d.covers(o))) {
+                return Err(LoadError::Settings(format!(
+                    "egress.only_hosts entry {extra} is not among the manifest's allowed hosts"
+                )));
+            }
+            only
+        }
+    };
+    for host in &overrides.allow_hosts {
+        allowed.push(parse(host)?);
+    }
+    Ok(allowed)
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     cpu_ticks: u64,
     cpu: Duration,
     wall: Duration,
     memory_bytes: usize,
+    max_concurrent_calls: Option<u32>,
 }
 
 /// One loaded adapter version, ready to serve. Share it behind an `Arc`;
@@ -284,6 +399,11 @@ impl Adapter {
     /// The manifest read at load.
     pub fn manifest(&self) -> &AdapterManifest {
         &self.manifest
+    }
+
+    /// Calls and failures since load.
+    pub fn stats(&self) -> &CallStats {
+        &self.sandbox.stats
     }
 
     pub async fn get_user_info(&self, request: LoginRequest) -> Result<UserInfo, CallError> {
@@ -334,9 +454,25 @@ struct Sandbox {
     pre: AdapterWorldPre<HostState>,
     env: Arc<AdapterEnv>,
     limits: Limits,
+    /// Bounds calls in progress when the operator set `max_concurrent_calls`.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
+    stats: CallStats,
 }
 
 impl Sandbox {
+    fn new(pre: AdapterWorldPre<HostState>, env: Arc<AdapterEnv>, limits: Limits) -> Self {
+        let slots = limits
+            .max_concurrent_calls
+            .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));
+        Self {
+            pre,
+            env,
+            limits,
+            slots,
+            stats: CallStats::default(),
+        }
+    }
+
     fn new_store(&self) -> Store<HostState> {
         let state = HostState::new(
             self.env.clone(),
@@ -366,6 +502,31 @@ impl Sandbox {
             &mut Store<HostState>,
         ) -> wasmtime::Result<Result<R, AdapterError>>,
     ) -> Result<R, CallError> {
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let result = self.call_within_limits(operation, export).await;
+        if result.is_err() {
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn call_within_limits<R>(
+        &self,
+        operation: &'static str,
+        export: impl AsyncFnOnce(
+            &Guest,
+            &mut Store<HostState>,
+        ) -> wasmtime::Result<Result<R, AdapterError>>,
+    ) -> Result<R, CallError> {
+        let _slot = match &self.slots {
+            Some(slots) => Some(
+                slots
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(|_| CallError::Busy)?,
+            ),
+            None => None,
+        };
         let mut store = self.new_store();
         let outcome = tokio::time::timeout(self.limits.wall, async {
             let instance = self.pre.instantiate_async(&mut store).await?;

@@ -7,4 +7,5 @@ mod auth;
 mod call_log;
 mod logging;
 mod persistence;
+mod reload;
 mod sandbox;

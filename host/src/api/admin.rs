@@ -1,0 +1,103 @@
+//! The operator's API, mounted only when `--admin-token` is set:
+//! `GET /admin/adapters` and `GET /admin/adapters/{platform}`.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::registry::{AdapterStatus, FileStatus};
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// The admin token, kept as a digest and compared in constant time.
+#[derive(Clone)]
+pub struct AdminToken([u8; 32]);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+impl AdminToken {
+    pub fn new(token: String) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Comparing digests keeps both the time and the length of the
+    /// comparison independent of the presented token.
+    fn accepts(&self, presented: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        self.0.ct_eq(&digest).into()
+    }
+}
+
+/// A request that bears the admin token.
+pub(super) struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match (&state.admin_token, presented) {
+            (Some(token), Some(presented)) if token.accepts(presented.trim()) => Ok(Admin),
+            _ => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "ADMIN_UNAUTHORIZED",
+                "A valid admin token is required",
+            )),
+        }
+    }
+}
+
+/// `GET /admin/adapters`: one entry per adapter file.
+pub(super) async fn list(_: Admin, State(state): State<AppState>) -> Json<Value> {
+    let registry = state.service.registry();
+    Json(json!({ "adapters": registry.statuses(), "compilations": registry.compilations() }))
+}
+
+/// `GET /admin/adapters/{platform}`: the entry of the file serving (or
+/// claiming) a platform.
+pub(super) async fn one(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(platform): Path<String>,
+) -> Result<Json<AdapterStatus>, ApiError> {
+    let mut matching: Vec<AdapterStatus> = state
+        .service
+        .registry()
+        .statuses()
+        .into_iter()
+        .filter(|s| s.platform.as_deref() == Some(platform.as_str()))
+        .collect();
+    matching.sort_by_key(|s| s.status != FileStatus::Serving);
+    matching.into_iter().next().map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("No adapter file for platform {platform}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_only_the_token() {
+        let token = AdminToken::new("correct horse battery".into());
+        assert!(token.accepts("correct horse battery"));
+        assert!(!token.accepts("correct horse batter"));
+        assert!(!token.accepts(""));
+        assert!(!format!("{token:?}").contains("horse"));
+    }
+}

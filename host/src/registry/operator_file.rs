@@ -1,0 +1,164 @@
+//! The operator file `NAME.toml` beside `NAME.wasm`: per-adapter limits,
+//! egress policy and config. Optional; an unknown key is an error that names
+//! it. Secrets are never written inline: `[config_env]` maps a config key to
+//! the environment variable that holds its value.
+//!
+//! ```toml
+//! [limits]
+//! cpu = "500ms"               # CPU per call
+//! timeout = "5s"              # wall clock per call
+//! memory_mib = 32             # at most the server's --adapter-memory-mib
+//! max_concurrent_calls = 50   # more are answered ADAPTER_BUSY
+//!
+//! [egress]
+//! allow_hosts = ["files.example.com"]   # allowed on top of the manifest's
+//! only_hosts = ["api.pipedrive.com"]    # narrow the manifest's to these
+//!
+//! [config]
+//! region = "eu"
+//!
+//! [config_env]
+//! client_secret = "PIPEDRIVE_CLIENT_SECRET"
+//! ```
+
+use crate::runtime::{EgressOverrides, LimitOverrides, OperatorSettings};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OperatorFile {
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    egress: Egress,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+    #[serde(default)]
+    config_env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Limits {
+    #[serde(default, with = "humantime_serde")]
+    cpu: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    timeout: Option<Duration>,
+    memory_mib: Option<u32>,
+    max_concurrent_calls: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Egress {
+    #[serde(default)]
+    allow_hosts: Vec<String>,
+    only_hosts: Option<Vec<String>>,
+}
+
+/// Parse operator-file text; `env` resolves `[config_env]` names.
+pub(super) fn parse(
+    text: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<OperatorSettings, String> {
+    let file: OperatorFile = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+    let mut config = file.config;
+    for (key, variable) in file.config_env {
+        let value = env(&variable).ok_or_else(|| {
+            format!("config_env.{key}: environment variable {variable} is not set")
+        })?;
+        if config.insert(key.clone(), value).is_some() {
+            return Err(format!("{key} is set in both [config] and [config_env]"));
+        }
+    }
+    Ok(OperatorSettings {
+        config,
+        limits: LimitOverrides {
+            cpu: file.limits.cpu,
+            timeout: file.limits.timeout,
+            memory_mib: file.limits.memory_mib,
+            max_concurrent_calls: file.limits.max_concurrent_calls,
+        },
+        egress: EgressOverrides {
+            allow_hosts: file.egress.allow_hosts,
+            only_hosts: file.egress.only_hosts,
+        },
+    })
+}
+
+/// Read the operator file at `path`; a missing file means defaults.
+pub(super) async fn read(path: &Path) -> Result<OperatorSettings, String> {
+    match tokio::fs::read_to_string(path).await {
+        Ok(text) => parse(&text, |name| std::env::var(name).ok()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(OperatorSettings::default()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "SECRET_VAR").then(|| "s3cret".to_owned())
+    }
+
+    #[test]
+    fn parses_every_section() {
+        let settings = parse(
+            r#"
+            [limits]
+            cpu = "250ms"
+            timeout = "2s"
+            memory_mib = 16
+            max_concurrent_calls = 4
+            [egress]
+            allow_hosts = ["extra.example.com"]
+            only_hosts = ["api.example.com"]
+            [config]
+            region = "eu"
+            [config_env]
+            token = "SECRET_VAR"
+            "#,
+            env,
+        )
+        .expect("parses");
+        assert_eq!(settings.limits.cpu, Some(Duration::from_millis(250)));
+        assert_eq!(settings.limits.timeout, Some(Duration::from_secs(2)));
+        assert_eq!(settings.limits.memory_mib, Some(16));
+        assert_eq!(settings.limits.max_concurrent_calls, Some(4));
+        assert_eq!(settings.egress.allow_hosts, ["extra.example.com"]);
+        assert_eq!(
+            settings.egress.only_hosts,
+            Some(vec!["api.example.com".to_owned()])
+        );
+        assert_eq!(
+            settings.config.get("region").map(String::as_str),
+            Some("eu")
+        );
+        assert_eq!(
+            settings.config.get("token").map(String::as_str),
+            Some("s3cret")
+        );
+        assert!(
+            !format!("{settings:?}").contains("s3cret"),
+            "Debug must not show values"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let err = parse("[limits]\ncpus = \"1s\"\n", env).expect_err("unknown key");
+        assert!(err.contains("cpus"), "{err}");
+        let err = parse("[limts]\n", env).expect_err("unknown table");
+        assert!(err.contains("limts"), "{err}");
+        let err = parse("[limits]\ncpu = \"fast\"\n", env).expect_err("bad duration");
+        assert!(err.contains("fast") || err.contains("duration"), "{err}");
+        let err = parse("[config_env]\ntoken = \"MISSING_VAR\"\n", env).expect_err("missing env");
+        assert!(err.contains("MISSING_VAR"), "{err}");
+        assert!(parse("", env).is_ok());
+    }
+}
