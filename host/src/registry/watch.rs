@@ -8,6 +8,7 @@
 //! name and rename into place.
 
 use super::Registry;
+use notify_debouncer_full::notify::event::{EventKind, ModifyKind};
 use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 use std::collections::BTreeSet;
@@ -23,6 +24,20 @@ pub fn is_adapter_file(path: &Path) -> bool {
         .and_then(|n| n.to_str())
         .is_none_or(|n| n.starts_with('.'));
     !hidden && path.extension().is_some_and(|e| e == "wasm" || e == "toml")
+}
+
+/// Whether an event changes a file's content or existence. Access events
+/// are not changes: counting them would make every load (which reads the
+/// file) trigger the next one. Metadata changes (mode, times) are not either.
+fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Any
+        | EventKind::Create(_)
+        | EventKind::Modify(_)
+        | EventKind::Remove(_)
+        | EventKind::Other => true,
+    }
 }
 
 /// The running watch; dropping it stops watching.
@@ -50,6 +65,7 @@ impl Watcher {
                     Ok(events) => {
                         let paths: BTreeSet<_> = events
                             .iter()
+                            .filter(|event| is_change(&event.kind))
                             .flat_map(|event| event.paths.iter())
                             .filter(|path| is_adapter_file(path))
                             .cloned()
@@ -75,6 +91,18 @@ impl Watcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use notify_debouncer_full::notify::event::{AccessKind, CreateKind, MetadataKind, RemoveKind};
+
+    #[test]
+    fn reads_and_metadata_are_not_changes() {
+        assert!(!is_change(&EventKind::Access(AccessKind::Any)));
+        assert!(!is_change(&EventKind::Modify(ModifyKind::Metadata(
+            MetadataKind::Any
+        ))));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
+        assert!(is_change(&EventKind::Remove(RemoveKind::File)));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
+    }
 
     #[test]
     fn only_adapter_and_operator_files_count() {
