@@ -67,7 +67,12 @@ pub async fn serve(
         Some(config.reload_debounce),
     )
     .context("starting the adapter registry")?;
-    let service = Service::new(store.clone(), registry, jwt, config.details_concurrency);
+    let service = Service::new(
+        store.clone(),
+        registry.clone(),
+        jwt,
+        config.details_concurrency,
+    );
 
     let limits = HttpLimits {
         body_bytes: config.body_limit,
@@ -100,6 +105,7 @@ pub async fn serve(
             }
         } => tracing::warn!(?grace, "grace period over; dropping unfinished requests"),
     }
+    registry.shutdown();
     store.close().await;
     Ok(())
 }

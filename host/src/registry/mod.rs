@@ -93,6 +93,8 @@ struct FileState {
 enum Event {
     /// Something happened to this adapter file (or its operator file).
     Changed(PathBuf),
+    /// Stop applying changes; the task ends (and drops the engine with it).
+    Shutdown,
     Loaded {
         file: PathBuf,
         generation: u64,
@@ -189,6 +191,12 @@ impl Registry {
             .collect()
     }
 
+    /// Stop the task that applies changes. Serving adapters stay in place
+    /// for requests still holding them.
+    pub fn shutdown(&self) {
+        let _ = self.events.send(Event::Shutdown);
+    }
+
     /// Tell the registry a file changed (the watcher calls this).
     fn changed(&self, path: PathBuf) {
         let _ = self.events.send(Event::Changed(path));
@@ -214,8 +222,8 @@ impl Registry {
                 {
                     pending.insert(file, result);
                 }
+                Some(Event::Shutdown) | None => return,
                 Some(event) => deferred.push(event),
-                None => return,
             }
         }
         for (file, result) in pending {
@@ -229,6 +237,9 @@ impl Registry {
             self.handle(event, &compile_slots);
         }
         while let Some(event) = events.recv().await {
+            if let Event::Shutdown = event {
+                return;
+            }
             self.handle(event, &compile_slots);
         }
     }
@@ -256,6 +267,7 @@ impl Registry {
             } => {
                 self.apply(file, generation, result);
             }
+            Event::Shutdown => {}
         }
     }
 
