@@ -3,11 +3,12 @@
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::bearer_token;
 use crate::registry::{AdapterStatus, FileStatus};
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -42,13 +43,8 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        match (&state.admin_token, presented) {
-            (Some(token), Some(presented)) if token.accepts(presented.trim()) => Ok(Admin),
+        match (&state.admin_token, bearer_token(parts)) {
+            (Some(token), Some(presented)) if token.accepts(presented) => Ok(Admin),
             _ => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "ADMIN_UNAUTHORIZED",

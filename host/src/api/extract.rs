@@ -54,6 +54,16 @@ pub(super) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     Ok(value)
 }
 
+/// The token of an `Authorization: Bearer …` header, if there is one.
+pub(super) fn bearer_token(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 /// The signed-in user a request's `jwtToken` belongs to.
 #[derive(Debug)]
 pub(super) struct AuthUser(pub User);
@@ -62,12 +72,7 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| t.trim().to_owned());
+        let bearer = bearer_token(parts).map(str::to_owned);
         let token = bearer.or_else(|| {
             form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
                 .find(|(name, _)| name == "jwtToken")
