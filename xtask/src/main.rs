@@ -12,6 +12,8 @@
 //! Each installs the `wasm32-wasip2` target first when it is missing. Keep
 //! these paths and flags stable: other tooling drives the server through them.
 
+#![allow(clippy::print_stdout, reason = "a task runner reports on stdout")]
+
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -108,6 +110,7 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
     let mut adapters = adapter_crates(&root.join("plugins"))?;
     adapters.extend(adapter_crates(&root.join("tests/fixtures"))?);
 
+    let mut totals = Totals::default();
     let mut everything_else = Command::new(cargo());
     everything_else
         .current_dir(root)
@@ -115,14 +118,69 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
     for name in &adapters {
         everything_else.args(["--exclude", name]);
     }
-    run(everything_else.args(args))?;
+    let first = run_tests(everything_else.args(args), &mut totals);
 
     let mut adapter_units = Command::new(cargo());
     adapter_units.current_dir(root).args(["test", "--lib"]);
     for name in &adapters {
         adapter_units.args(["-p", name]);
     }
-    run(adapter_units.args(args))
+    let second = run_tests(adapter_units.args(args), &mut totals);
+
+    // One closing line for the whole suite.
+    println!(
+        "summary: {} passed, {} failed",
+        totals.passed, totals.failed
+    );
+    first.and(second)
+}
+
+/// Tests counted over every libtest `test result:` line.
+#[derive(Debug, Default)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+}
+
+impl Totals {
+    /// Count a closing line such as `test result: ok. 3 passed; 0 failed; …`.
+    fn add(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(['.', ';']) {
+            let mut words = part.split_whitespace();
+            if let (Some(n), Some(what)) = (words.next(), words.next())
+                && let Ok(n) = n.parse::<u64>()
+            {
+                match what {
+                    "passed" => self.passed += n,
+                    "failed" => self.failed += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Run a `cargo test`, echoing its output and counting its results.
+fn run_tests(command: &mut Command, totals: &mut Totals) -> Result<()> {
+    use std::io::BufRead;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {command:?}"))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        totals.add(&line);
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    Ok(())
 }
 
 fn build(root: &Path) -> Result<()> {
@@ -159,4 +217,19 @@ fn build(root: &Path) -> Result<()> {
     }
     eprintln!("server:  target/release/switchboard");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Totals;
+
+    #[test]
+    fn totals_add_up_libtest_closing_lines() {
+        let mut totals = Totals::default();
+        totals.add("test result: ok. 27 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 13.85s");
+        totals
+            .add("test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out");
+        totals.add("test something ... ok");
+        assert_eq!((totals.passed, totals.failed), (29, 1));
+    }
 }
