@@ -14,6 +14,7 @@ use std::process::Command;
 /// (package, constant name) of every component the tests need.
 const COMPONENTS: &[(&str, &str)] = &[
     ("testcrm", "TESTCRM"),
+    ("pipedrive", "PIPEDRIVE"),
     ("hostile", "HOSTILE"),
     ("versioned", "VERSIONED_V1"),
 ];

@@ -1,5 +1,6 @@
 //! The operator and adapter-author commands besides `serve`:
-//! `switchboard check FILE.wasm` and `switchboard adapters`.
+//! `switchboard check FILE.wasm`, `switchboard adapters` and
+//! `switchboard rotate-secret-key`.
 
 use crate::config::RuntimeConfig;
 use crate::registry::{AdapterStatus, WIT_VERSION, read_operator_file};
@@ -41,7 +42,7 @@ pub async fn check(file: &Path, runtime_config: &RuntimeConfig) -> anyhow::Resul
     let runtime = Runtime::new(runtime_config, Arc::new(NoKv), None)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let (adapter, _) = runtime
-        .load(bytes, &sha256, settings)
+        .load(bytes, &sha256, settings.runtime)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let m = adapter.manifest();
@@ -68,6 +69,90 @@ pub async fn check(file: &Path, runtime_config: &RuntimeConfig) -> anyhow::Resul
         writeln!(out, "  reaches:       {}", m.allowed_hosts.join(", "))?;
     }
     writeln!(out, "  sha256:        {sha256}")?;
+    Ok(out)
+}
+
+/// Where `rotate-secret-key` finds the database and the keys.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RotateArgs {
+    /// The server's data directory (holds `secret-key` when no key is configured).
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
+    pub data_dir: std::path::PathBuf,
+    /// Database URL. Defaults to `sqlite://<data-dir>/switchboard.db`.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The key the credentials are sealed with now. Defaults to
+    /// `<data-dir>/secret-key`.
+    #[arg(long, env = "SWITCHBOARD_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// The key to seal them with from now on (64 hex digits). When unset and
+    /// the current key is `<data-dir>/secret-key`, a new one is generated
+    /// into that file.
+    #[arg(long, env = "SWITCHBOARD_NEW_SECRET_KEY", hide_env_values = true)]
+    pub new_secret_key: Option<String>,
+}
+
+/// Re-seal every stored credential with a new key, in one transaction. Run
+/// it with the server stopped. When the key lives in `<data-dir>/secret-key`,
+/// the file is replaced once the database is; the new key is first written
+/// beside it as `secret-key.new`, so a crash in between loses nothing.
+pub async fn rotate_secret_key(args: &RotateArgs) -> anyhow::Result<String> {
+    use crate::store::sealed::{Sealer, SecretKey};
+    let key_file = args.data_dir.join("secret-key");
+    let current = match &args.secret_key {
+        Some(text) => {
+            SecretKey::from_hex(text).map_err(|e| anyhow::anyhow!("--secret-key: {e}"))?
+        }
+        None => {
+            let text = std::fs::read_to_string(&key_file).with_context(|| {
+                format!(
+                    "no --secret-key given and cannot read {}",
+                    key_file.display()
+                )
+            })?;
+            SecretKey::from_hex(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", key_file.display()))?
+        }
+    };
+    let in_file = args.secret_key.is_none();
+    let new = match &args.new_secret_key {
+        Some(text) => {
+            SecretKey::from_hex(text).map_err(|e| anyhow::anyhow!("--new-secret-key: {e}"))?
+        }
+        None if in_file => SecretKey::generate(),
+        None => bail!(
+            "give --new-secret-key: the current key is configured, not in {}",
+            key_file.display()
+        ),
+    };
+    anyhow::ensure!(new != current, "the new key is the current key");
+    let staged = args.data_dir.join("secret-key.new");
+    if in_file {
+        let _ = std::fs::remove_file(&staged);
+        crate::auth::write_private(&staged, new.to_hex().as_bytes())
+            .with_context(|| format!("writing {}", staged.display()))?;
+    }
+    let url = crate::config::database_url(args.database_url.as_deref(), &args.data_dir);
+    let store = crate::store::sqlite::SqliteStore::open(&url, Sealer::new(&current))
+        .await
+        .context("opening the database with the current key")?;
+    let count = store.rotate_secret_key(&Sealer::new(&new)).await?;
+    store.close().await;
+    let mut out = format!(
+        "re-sealed {count} credential value(s): key {} -> {}\n",
+        current.id(),
+        new.id()
+    );
+    if in_file {
+        std::fs::rename(&staged, &key_file)
+            .with_context(|| format!("replacing {}", key_file.display()))?;
+        writeln!(out, "{} now holds the new key", key_file.display())?;
+    } else {
+        writeln!(
+            out,
+            "start the server with the new key in --secret-key / SWITCHBOARD_SECRET_KEY"
+        )?;
+    }
     Ok(out)
 }
 

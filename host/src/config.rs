@@ -1,6 +1,7 @@
 //! The server's configuration: one typed struct, filled from CLI flags and
 //! `SWITCHBOARD_*` environment variables, validated before anything starts.
 
+use crate::egress::EgressOverride;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +35,17 @@ pub struct Config {
     /// `<data-dir>/jwt-secret` on first start and reused after.
     #[arg(long, env = "SWITCHBOARD_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+
+    /// Key that encrypts stored credentials (API keys, OAuth tokens) with
+    /// AES-256-GCM: 64 hex digits. When unset, one is generated into
+    /// `<data-dir>/secret-key` on first start and reused after. Change it only
+    /// with `switchboard rotate-secret-key`.
+    #[arg(long, env = "SWITCHBOARD_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Refresh an OAuth access token before a call when it expires within this.
+    #[arg(long, env = "SWITCHBOARD_OAUTH_REFRESH_MARGIN", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub oauth_refresh_margin: Duration,
 
     /// How long a minted `jwtToken` stays valid.
     #[arg(long, env = "SWITCHBOARD_JWT_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
@@ -105,9 +117,29 @@ pub struct RuntimeConfig {
     #[arg(long, env = "SWITCHBOARD_EGRESS_CONNECT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub egress_connect_timeout: Duration,
 
-    /// Time allowed for a CRM's response to start.
+    /// Time allowed for a CRM's response to start, and between two chunks
+    /// of its body.
     #[arg(long, env = "SWITCHBOARD_EGRESS_RESPONSE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub egress_response_timeout: Duration,
+
+    /// Largest CRM response body accepted, in MiB.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_EGRESS_MAX_RESPONSE_MIB",
+        default_value_t = 16
+    )]
+    pub egress_max_response_mib: u64,
+
+    /// Send one host's requests elsewhere: `HOST=URL`, HOST may be a
+    /// wildcard (`*.pipedrive.com=http://127.0.0.1:9000`). Repeatable; the
+    /// environment variable takes a comma-separated list. A rewritten
+    /// destination is the operator's choice and counts as allowed.
+    #[arg(
+        long = "egress-override",
+        env = "SWITCHBOARD_EGRESS_OVERRIDES",
+        value_delimiter = ','
+    )]
+    pub egress_override: Vec<EgressOverride>,
 }
 
 /// A configuration value that cannot work, found at start-up.
@@ -143,13 +175,16 @@ impl Config {
 
     /// The database URL, defaulting to a SQLite file in the data dir.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}",
-                self.data_dir.join("switchboard.db").display()
-            )
-        })
+        database_url(self.database_url.as_deref(), &self.data_dir)
     }
+}
+
+/// `configured`, or the SQLite file in `data_dir`.
+pub fn database_url(configured: Option<&str>, data_dir: &std::path::Path) -> String {
+    configured.map_or_else(
+        || format!("sqlite://{}", data_dir.join("switchboard.db").display()),
+        str::to_owned,
+    )
 }
 
 impl RuntimeConfig {
@@ -167,7 +202,15 @@ impl RuntimeConfig {
         if self.max_instances == 0 {
             return bad("--max-instances must be at least 1");
         }
+        if self.egress_max_response_mib == 0 {
+            return bad("--egress-max-response-mib must be at least 1");
+        }
         Ok(())
+    }
+
+    /// Largest CRM response body, in bytes.
+    pub fn egress_max_response_bytes(&self) -> u64 {
+        self.egress_max_response_mib * 1024 * 1024
     }
 
     /// Memory limit per instance, in bytes.
@@ -212,5 +255,19 @@ mod tests {
             .validate()
             .expect_err("tiny cpu");
         assert!(err.to_string().contains("--adapter-cpu"), "{err}");
+    }
+
+    #[test]
+    fn overrides_repeat() {
+        let config = parse(&[
+            "--egress-override",
+            "*.pipedrive.com=http://127.0.0.1:9000",
+            "--egress-override",
+            "crm.example=https://staging.example",
+        ]);
+        assert_eq!(config.runtime.egress_override.len(), 2);
+        let mut all = vec!["switchboard"];
+        all.extend(["--egress-override", "nonsense"]);
+        assert!(Cli::try_parse_from(all).is_err());
     }
 }

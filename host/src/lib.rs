@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod egress;
 pub mod registry;
 pub mod runtime;
 pub mod service;
@@ -25,6 +26,7 @@ use runtime::Runtime;
 use runtime::cache::ArtifactCache;
 use service::Service;
 use std::sync::Arc;
+use store::sealed::Sealer;
 use store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
@@ -46,8 +48,10 @@ pub async fn serve(
     );
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let secret_key =
+        store::sealed::load_or_generate_key(config.secret_key.as_deref(), &config.data_dir)?;
     let store = Arc::new(
-        SqliteStore::open(&config.database_url())
+        SqliteStore::open(&config.database_url(), Sealer::new(&secret_key))
             .await
             .context("opening the database")?,
     );
@@ -72,6 +76,7 @@ pub async fn serve(
         registry.clone(),
         jwt,
         config.details_concurrency,
+        config.oauth_refresh_margin,
     );
 
     let limits = HttpLimits {

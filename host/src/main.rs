@@ -28,6 +28,9 @@ enum Command {
         #[command(flatten)]
         runtime: RuntimeConfig,
     },
+    /// Re-seal every stored credential with a new secret key (run with the
+    /// server stopped).
+    RotateSecretKey(switchboard::cli::RotateArgs),
     /// List a running server's adapters (its admin API) as a table.
     Adapters {
         /// The server's base URL.
@@ -57,6 +60,9 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(config) => serve(*config).await,
         Command::Check { file, runtime } => switchboard::cli::check(&file, &runtime)
+            .await
+            .map(|out| print!("{out}")),
+        Command::RotateSecretKey(args) => switchboard::cli::rotate_secret_key(&args)
             .await
             .map(|out| print!("{out}")),
         Command::Adapters { url, admin_token } => switchboard::cli::adapters(&url, &admin_token)

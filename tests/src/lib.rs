@@ -18,6 +18,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod pipedrive;
+
 /// Paths of the components built by `build.rs`.
 pub mod artifacts {
     include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
@@ -120,6 +122,38 @@ impl Dirs {
             .map(|r| serde_json::from_slice(r).unwrap())
             .collect()
     }
+}
+
+/// A server with the Pipedrive adapter, pointed at a fresh mock Pipedrive
+/// (`--egress-override *.pipedrive.com=<mock>`), with the mock's OAuth
+/// client in `pipedrive.toml` (its secret in a file beside it). `extra` are
+/// more CLI flags.
+pub async fn start_pipedrive(extra: &[&str]) -> (Dirs, pipedrive::MockPipedrive, TestServer) {
+    let mock = pipedrive::MockPipedrive::start().await;
+    let dirs = Dirs::with_adapters(&[artifacts::PIPEDRIVE, artifacts::TESTCRM]);
+    std::fs::write(
+        dirs.plugins.join("pipedrive-client-secret"),
+        pipedrive::CLIENT_SECRET,
+    )
+    .unwrap();
+    std::fs::write(
+        dirs.plugins.join("pipedrive.toml"),
+        format!(
+            "[oauth]\nclient_id = \"{}\"\nclient_secret_file = \"pipedrive-client-secret\"\n",
+            pipedrive::CLIENT_ID
+        ),
+    )
+    .unwrap();
+    let rule = format!("*.pipedrive.com={}", mock.url);
+    let mut args = vec!["--egress-override", rule.as_str()];
+    args.extend_from_slice(extra);
+    let server = TestServer::start(&dirs, &args).await;
+    (dirs, mock, server)
+}
+
+/// Percent-encode a query value.
+pub fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 #[derive(Parser)]
@@ -340,6 +374,18 @@ impl TestServer {
             .await;
         assert_eq!(reply.status, 200, "login failed: {}", reply.body);
         reply.body["jwtToken"].as_str().unwrap().to_owned()
+    }
+
+    /// Finish an OAuth sign-in as App Connect's client does, with `code`.
+    pub async fn oauth_callback(&self, platform: &str, code: &str) -> Reply {
+        let callback = format!("https://app.example/redirect.html?code={code}");
+        let state = format!("platform={platform}&hostname=ignored.example");
+        self.get(&format!(
+            "/oauth-callback?callbackUri={}&state={}",
+            encode(&callback),
+            encode(&state)
+        ))
+        .await
     }
 
     pub async fn create(&self, token: &str, body: &Value) -> Reply {

@@ -3,7 +3,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AuthUser, JsonBody};
-use super::wire::{self, CreateCallLog, UpdateCallLog};
+use super::wire::{self, CallDisposition, CreateCallLog, UpdateCallLog};
 use crate::service::{CreateOutcome, UpdateOutcome};
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -163,6 +163,31 @@ pub(super) async fn update(
             warning(format!("No call log found for session {session_id}"))
         }
     })
+}
+
+/// `PUT /callDisposition`
+pub(super) async fn disposition(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    JsonBody(body): JsonBody<CallDisposition>,
+) -> Result<Json<Value>, ApiError> {
+    let (session_id, dispositions) = body.into_parts()?;
+    Ok(
+        match state
+            .service
+            .upsert_call_disposition(&user, &session_id, dispositions)
+            .await?
+        {
+            UpdateOutcome::Updated { log_id, .. } => Json(json!({
+                "successful": true,
+                "logId": log_id,
+                "returnMessage": { "message": "Call disposition updated", "messageType": "success", "ttl": 2000 },
+            })),
+            UpdateOutcome::NotFound { session_id } => {
+                warning(format!("No call log found for session {session_id}"))
+            }
+        },
+    )
 }
 
 #[cfg(test)]

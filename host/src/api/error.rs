@@ -162,6 +162,27 @@ impl From<ServiceError> for ApiError {
                 format!("No adapter is available for platform {platform}"),
             ),
             ServiceError::Adapter { platform, error } => adapter_failure(&platform, &error),
+            ServiceError::InvalidRequest(message) => Self::bad_request(message),
+            ServiceError::OAuthNotConfigured(platform) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "OAUTH_NOT_CONFIGURED",
+                format!("The operator has not configured OAuth for {platform}"),
+            ),
+            ServiceError::OAuthRefused { platform, reason } => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "CRM_UNAUTHORIZED",
+                format!("{platform} refused the authorization: {reason}"),
+            ),
+            ServiceError::CrmUnavailable { platform, reason } => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "CRM_UNAVAILABLE",
+                format!("{platform} could not complete the sign-in: {reason}"),
+            ),
+            ServiceError::SessionRevoked { platform, reason } => Self::new(
+                StatusCode::OK,
+                "CRM_SESSION_REVOKED",
+                format!("Your {platform} session has ended: {reason}. {AUTHORIZE_MESSAGE}"),
+            ),
             ServiceError::Store(error) => {
                 tracing::error!(error = %error, "store failure");
                 Self::from_status(StatusCode::INTERNAL_SERVER_ERROR)

@@ -7,6 +7,7 @@
 mod admin;
 mod auth;
 mod call_log;
+mod contact;
 pub mod error;
 mod extract;
 mod wire;
@@ -16,7 +17,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use error::ApiError;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -54,6 +55,9 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
                 .post(call_log::create)
                 .patch(call_log::update),
         )
+        .route("/oauth-callback", get(auth::oauth_callback))
+        .route("/contact", get(contact::find).post(contact::create))
+        .route("/callDisposition", put(call_log::disposition))
         .route("/healthz", get(auth::healthz))
         .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) });
     if state.admin_token.is_some() {

@@ -140,6 +140,71 @@ pub(super) struct CreateCallLog {
     pub additional_submission: Option<serde_json::Value>,
 }
 
+/// `POST /contact`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CreateContact {
+    pub phone_number: String,
+    pub new_contact_name: String,
+    pub new_contact_type: Option<String>,
+}
+
+impl CreateContact {
+    pub(super) fn validated(mut self) -> Result<Self, ApiError> {
+        self.phone_number = self.phone_number.trim().to_owned();
+        check_phone_number("phoneNumber", &self.phone_number)?;
+        self.new_contact_name = self.new_contact_name.trim().to_owned();
+        if self.new_contact_name.is_empty() {
+            return Err(ApiError::bad_request("newContactName is empty"));
+        }
+        if self.new_contact_name.chars().count() > MAX_NAME_LEN {
+            return Err(ApiError::bad_request(format!(
+                "newContactName is longer than {MAX_NAME_LEN} characters"
+            )));
+        }
+        self.new_contact_type = non_empty(self.new_contact_type);
+        Ok(self)
+    }
+}
+
+/// `PUT /callDisposition`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CallDisposition {
+    pub session_id: Id,
+    pub dispositions: serde_json::Map<String, serde_json::Value>,
+}
+
+impl CallDisposition {
+    /// The session id and the dispositions as a JSON string.
+    pub(super) fn into_parts(self) -> Result<(String, String), ApiError> {
+        check_session_id("sessionId", &self.session_id.0)?;
+        Ok((
+            self.session_id.0,
+            serde_json::Value::Object(self.dispositions).to_string(),
+        ))
+    }
+}
+
+/// Longest contact name accepted.
+const MAX_NAME_LEN: usize = 256;
+
+/// A phone number: 1 to 32 characters, digits with `+`, spaces, dashes,
+/// dots and parentheses, at least one digit.
+pub(super) fn check_phone_number(field: &str, number: &str) -> Result<(), ApiError> {
+    let allowed = |c: char| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')');
+    if number.is_empty()
+        || number.len() > 32
+        || !number.chars().all(allowed)
+        || !number.chars().any(|c| c.is_ascii_digit())
+    {
+        return Err(ApiError::bad_request(format!(
+            "{field} must be a phone number (digits, +, spaces, dashes; at most 32 characters)"
+        )));
+    }
+    Ok(())
+}
+
 /// `PATCH /callLog`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,6 +1,8 @@
 //! `jwtToken`s: HS256 tokens carrying App Connect's claims (`id`, `platform`,
 //! `iat`, `exp`), and the secret that signs them.
 
+pub mod oauth;
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -89,25 +91,39 @@ pub fn load_or_generate_secret(
     configured: Option<&str>,
     data_dir: &Path,
 ) -> anyhow::Result<Vec<u8>> {
-    use anyhow::Context;
     if let Some(secret) = configured {
         return Ok(secret.as_bytes().to_vec());
     }
     let path = data_dir.join("jwt-secret");
-    match std::fs::read_to_string(&path) {
-        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().as_bytes().to_vec()),
-        Ok(_) => anyhow::bail!("{} holds a secret shorter than 32 bytes", path.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-    let secret = hex::encode(rand::random::<[u8; 32]>());
-    write_private(&path, secret.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    tracing::info!(path = %path.display(), "no --jwt-secret given; generated one");
+    let secret = read_or_create_private(&path, || hex::encode(rand::random::<[u8; 32]>()))?;
+    anyhow::ensure!(
+        secret.len() >= 32,
+        "{} holds a secret shorter than 32 bytes",
+        path.display()
+    );
     Ok(secret.into_bytes())
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// The trimmed contents of a private file, or, when there is none yet,
+/// `generate()` written to it with mode 0600 (for generated secrets).
+pub fn read_or_create_private(
+    path: &Path,
+    generate: impl FnOnce() -> String,
+) -> anyhow::Result<String> {
+    use anyhow::Context;
+    match std::fs::read_to_string(path) {
+        Ok(text) => return Ok(text.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let value = generate();
+    write_private(path, value.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated a secret");
+    Ok(value)
+}
+
+/// Write a new file readable by its owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -21,8 +21,10 @@
 mod operator_file;
 pub mod watch;
 
+pub use operator_file::AdapterSettings;
+
 use crate::runtime::cache::CacheOutcome;
-use crate::runtime::{Adapter, OperatorSettings, Runtime};
+use crate::runtime::{Adapter, Runtime};
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -47,7 +49,7 @@ pub struct LoadedAdapter {
     /// Whether this load compiled or came from the artifact cache.
     pub cache: CacheOutcome,
     /// The operator file's settings it was loaded with.
-    pub settings: OperatorSettings,
+    pub settings: AdapterSettings,
 }
 
 /// Where one file stands.
@@ -170,6 +172,11 @@ impl Registry {
                 .cmp(&b.adapter.manifest().platform)
         });
         all
+    }
+
+    /// The outbound HTTP client adapters use, for the host's own CRM requests.
+    pub fn egress(&self) -> &crate::egress::EgressClient {
+        self.runtime.egress()
     }
 
     /// Components compiled (not taken from the artifact cache) since start.
@@ -395,7 +402,7 @@ impl Registry {
 
 /// Read and check an operator file (`NAME.toml`); a missing file is the
 /// defaults. For `switchboard check`.
-pub async fn read_operator_file(path: &Path) -> Result<crate::runtime::OperatorSettings, String> {
+pub async fn read_operator_file(path: &Path) -> Result<AdapterSettings, String> {
     operator_file::read(path).await
 }
 
@@ -441,7 +448,7 @@ async fn load_file(runtime: &Runtime, file: &Path) -> Result<LoadedAdapter, Stri
         .map_err(|e| format!("operator file {}: {e}", operator_file.display()))?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let (adapter, cache) = runtime
-        .load(bytes, &sha256, settings.clone())
+        .load(bytes, &sha256, settings.runtime.clone())
         .await
         .map_err(|e| e.to_string())?;
     Ok(LoadedAdapter {

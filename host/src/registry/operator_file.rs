@@ -18,9 +18,15 @@
 //! region = "eu"
 //!
 //! [config_env]
-//! client_secret = "PIPEDRIVE_CLIENT_SECRET"
+//! region_token = "ACME_REGION_TOKEN"
+//!
+//! [oauth]                     # the host's OAuth app; never given to the adapter
+//! client_id = "abc123"        # or client_id_env = "PIPEDRIVE_CLIENT_ID"
+//! client_secret_env = "PIPEDRIVE_CLIENT_SECRET"   # or client_secret_file = "/run/secrets/pd"
+//! redirect_uri = "https://ringcentral.github.io/ringcentral-embeddable/redirect.html"
 //! ```
 
+use crate::auth::oauth::OAuthApp;
 use crate::runtime::{EgressOverrides, LimitOverrides, OperatorSettings};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -38,6 +44,27 @@ struct OperatorFile {
     config: BTreeMap<String, String>,
     #[serde(default)]
     config_env: BTreeMap<String, String>,
+    oauth: Option<OAuth>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuth {
+    client_id: Option<String>,
+    client_id_env: Option<String>,
+    client_secret_env: Option<String>,
+    /// A file holding the secret (a mounted secret); relative to this file's directory.
+    client_secret_file: Option<std::path::PathBuf>,
+    redirect_uri: Option<String>,
+}
+
+/// Everything the operator file sets for one adapter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdapterSettings {
+    /// What the runtime applies: limits, egress policy, config.
+    pub runtime: OperatorSettings,
+    /// The host's OAuth app for this adapter, when the operator set one.
+    pub oauth: Option<OAuthApp>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,12 +86,44 @@ struct Egress {
     only_hosts: Option<Vec<String>>,
 }
 
-/// Parse operator-file text; `env` resolves `[config_env]` names.
+/// Parse operator-file text; `env` resolves `[config_env]` and `[oauth]`
+/// variable names, and `dir` relative secret files.
 pub(super) fn parse(
     text: &str,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<OperatorSettings, String> {
+    dir: &Path,
+) -> Result<AdapterSettings, String> {
     let file: OperatorFile = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+    let variable = |key: &str, name: &str| {
+        env(name).ok_or_else(|| format!("{key}: environment variable {name} is not set"))
+    };
+    let oauth = match file.oauth {
+        None => None,
+        Some(oauth) => Some(OAuthApp {
+            client_id: match (oauth.client_id, oauth.client_id_env) {
+                (Some(id), None) => id,
+                (None, Some(name)) => variable("oauth.client_id_env", &name)?,
+                _ => return Err("oauth needs exactly one of client_id and client_id_env".into()),
+            },
+            client_secret: match (oauth.client_secret_env, oauth.client_secret_file) {
+                (Some(name), None) => variable("oauth.client_secret_env", &name)?,
+                (None, Some(file)) => {
+                    let path = dir.join(file);
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| format!("oauth.client_secret_file {}: {e}", path.display()))?
+                        .trim()
+                        .to_owned()
+                }
+                _ => {
+                    return Err(
+                        "oauth needs exactly one of client_secret_env and client_secret_file"
+                            .into(),
+                    );
+                }
+            },
+            redirect_uri: oauth.redirect_uri,
+        }),
+    };
     let mut config = file.config;
     for (key, variable) in file.config_env {
         let value = env(&variable).ok_or_else(|| {
@@ -74,7 +133,7 @@ pub(super) fn parse(
             return Err(format!("{key} is set in both [config] and [config_env]"));
         }
     }
-    Ok(OperatorSettings {
+    let runtime = OperatorSettings {
         config,
         limits: LimitOverrides {
             cpu: file.limits.cpu,
@@ -86,14 +145,19 @@ pub(super) fn parse(
             allow_hosts: file.egress.allow_hosts,
             only_hosts: file.egress.only_hosts,
         },
-    })
+    };
+    Ok(AdapterSettings { runtime, oauth })
 }
 
 /// Read the operator file at `path`; a missing file means defaults.
-pub(super) async fn read(path: &Path) -> Result<OperatorSettings, String> {
+pub(super) async fn read(path: &Path) -> Result<AdapterSettings, String> {
     match tokio::fs::read_to_string(path).await {
-        Ok(text) => parse(&text, |name| std::env::var(name).ok()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(OperatorSettings::default()),
+        Ok(text) => parse(
+            &text,
+            |name| std::env::var(name).ok(),
+            path.parent().unwrap_or(Path::new(".")),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AdapterSettings::default()),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -104,6 +168,49 @@ mod tests {
 
     fn env(name: &str) -> Option<String> {
         (name == "SECRET_VAR").then(|| "s3cret".to_owned())
+    }
+
+    #[test]
+    fn oauth_app_comes_from_the_environment() {
+        let settings = parse(
+            "[oauth]\nclient_id = \"id-1\"\nclient_secret_env = \"SECRET_VAR\"\n",
+            env,
+            Path::new("."),
+        )
+        .expect("parses");
+        let oauth = settings.oauth.expect("oauth set");
+        assert_eq!(
+            (oauth.client_id.as_str(), oauth.client_secret.as_str()),
+            ("id-1", "s3cret")
+        );
+        assert!(!format!("{oauth:?}").contains("s3cret"));
+        assert!(
+            settings.runtime.config.is_empty(),
+            "the secret is not adapter config"
+        );
+        let err = parse(
+            "[oauth]\nclient_id = \"x\"\nclient_secret_env = \"NOPE\"\n",
+            env,
+            Path::new("."),
+        )
+        .expect_err("missing variable");
+        assert!(err.contains("NOPE"), "{err}");
+        let err = parse(
+            "[oauth]\nclient_secret_env = \"SECRET_VAR\"\n",
+            env,
+            Path::new("."),
+        )
+        .expect_err("no id");
+        assert!(err.contains("client_id"), "{err}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("pd-secret"), "from-file\n").expect("writes");
+        let settings = parse(
+            "[oauth]\nclient_id = \"x\"\nclient_secret_file = \"pd-secret\"\n",
+            env,
+            dir.path(),
+        )
+        .expect("parses");
+        assert_eq!(settings.oauth.expect("oauth").client_secret, "from-file");
     }
 
     #[test]
@@ -124,8 +231,10 @@ mod tests {
             token = "SECRET_VAR"
             "#,
             env,
+            Path::new("."),
         )
-        .expect("parses");
+        .expect("parses")
+        .runtime;
         assert_eq!(settings.limits.cpu, Some(Duration::from_millis(250)));
         assert_eq!(settings.limits.timeout, Some(Duration::from_secs(2)));
         assert_eq!(settings.limits.memory_mib, Some(16));
@@ -151,14 +260,20 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let err = parse("[limits]\ncpus = \"1s\"\n", env).expect_err("unknown key");
+        let err = parse("[limits]\ncpus = \"1s\"\n", env, Path::new(".")).expect_err("unknown key");
         assert!(err.contains("cpus"), "{err}");
-        let err = parse("[limts]\n", env).expect_err("unknown table");
+        let err = parse("[limts]\n", env, Path::new(".")).expect_err("unknown table");
         assert!(err.contains("limts"), "{err}");
-        let err = parse("[limits]\ncpu = \"fast\"\n", env).expect_err("bad duration");
+        let err =
+            parse("[limits]\ncpu = \"fast\"\n", env, Path::new(".")).expect_err("bad duration");
         assert!(err.contains("fast") || err.contains("duration"), "{err}");
-        let err = parse("[config_env]\ntoken = \"MISSING_VAR\"\n", env).expect_err("missing env");
+        let err = parse(
+            "[config_env]\ntoken = \"MISSING_VAR\"\n",
+            env,
+            Path::new("."),
+        )
+        .expect_err("missing env");
         assert!(err.contains("MISSING_VAR"), "{err}");
-        assert!(parse("", env).is_ok());
+        assert!(parse("", env, Path::new(".")).is_ok());
     }
 }

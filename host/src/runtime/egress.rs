@@ -1,149 +1,43 @@
-//! The egress policy: which outbound HTTP requests an adapter may make.
+//! The adapter side of egress: which outbound HTTP requests one adapter may
+//! make, as `WasiHttpHooks` for its instances.
 //!
-//! Every `wasi:http/outgoing-handler` request goes through [`EgressHooks`]
-//! (our `WasiHttpHooks`). A request is sent only when its host matches one of
-//! the manifest's `allowed-hosts`, and, unless the operator allows it, does
-//! not name a private, loopback or link-local IP address. Anything else fails
-//! with `error-code::http-request-denied` and is recorded, so the host can
-//! answer `EGRESS_DENIED` for that call.
+//! A request goes out only when its host matches one of the adapter's
+//! allowed hosts (its manifest's `allowed-hosts` narrowed or extended by the
+//! operator). It is then sent through the process-wide [`EgressClient`],
+//! which applies the SSRF guard, operator rewrites and the caps. Anything
+//! refused fails with `error-code::http-request-denied`, is logged with the
+//! adapter, host and path (never the query), and is remembered so the host
+//! can answer `EGRESS_DENIED` for that call.
 
-use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use crate::egress::{EgressClient, EgressError, HostPattern, normalize_host};
+use http_body_util::BodyExt;
+use std::sync::{Arc, Mutex};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
-
-/// One entry of `allowed-hosts`: an exact host or `*.suffix`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostPattern {
-    Exact(String),
-    /// `*.example.com`: any subdomain of `example.com` (not the apex).
-    Subdomains(String),
-}
-
-impl std::fmt::Display for HostPattern {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Exact(host) => f.write_str(host),
-            Self::Subdomains(suffix) => write!(f, "*.{suffix}"),
-        }
-    }
-}
-
-impl HostPattern {
-    /// Parse a manifest entry. Case is ignored.
-    pub fn parse(entry: &str) -> Result<Self, String> {
-        let entry = entry.trim().to_ascii_lowercase();
-        let valid = |h: &str| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        };
-        match entry.strip_prefix("*.") {
-            Some(suffix) if valid(suffix) => Ok(Self::Subdomains(suffix.to_owned())),
-            None if valid(&entry) => Ok(Self::Exact(entry)),
-            _ => Err(format!("invalid allowed host {entry:?}")),
-        }
-    }
-
-    /// Whether every host `other` matches is matched by `self` too.
-    pub fn covers(&self, other: &HostPattern) -> bool {
-        match other {
-            Self::Exact(host) => self.matches(host),
-            Self::Subdomains(suffix) => match self {
-                Self::Subdomains(mine) => {
-                    suffix == mine
-                        || suffix
-                            .strip_suffix(mine.as_str())
-                            .is_some_and(|p| p.ends_with('.'))
-                }
-                Self::Exact(_) => false,
-            },
-        }
-    }
-
-    fn matches(&self, host: &str) -> bool {
-        match self {
-            Self::Exact(exact) => host == exact,
-            Self::Subdomains(suffix) => host
-                .strip_suffix(suffix.as_str())
-                .is_some_and(|prefix| prefix.ends_with('.') && prefix.len() > 1),
-        }
-    }
-}
 
 /// What one adapter may reach. Shared by every instance of that adapter.
 #[derive(Debug, Clone)]
 pub struct EgressPolicy {
+    platform: String,
     allowed: Vec<HostPattern>,
-    allow_private: bool,
-    connect_timeout: Duration,
-    response_timeout: Duration,
+    client: EgressClient,
 }
 
 impl EgressPolicy {
-    pub fn new(
-        allowed: Vec<HostPattern>,
-        allow_private: bool,
-        connect_timeout: Duration,
-        response_timeout: Duration,
-    ) -> Self {
+    pub fn new(platform: String, allowed: Vec<HostPattern>, client: EgressClient) -> Self {
         Self {
+            platform,
             allowed,
-            allow_private,
-            connect_timeout,
-            response_timeout,
+            client,
         }
     }
 
     /// Why a request to `host` is refused, or `None` when it may go.
     pub fn check(&self, host: &str) -> Option<String> {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        if !self.allowed.iter().any(|p| p.matches(&host)) {
-            return Some(format!("{host} is not in the adapter's allowed hosts"));
-        }
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        if !self.allow_private
-            && let Ok(ip) = bare.parse::<IpAddr>()
-            && !is_public(ip)
-        {
-            return Some(format!(
-                "{host} is a private, loopback or link-local address"
-            ));
-        }
-        None
-    }
-
-    fn options(&self, requested: Option<RequestOptions>) -> RequestOptions {
-        let cap = |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |a| a.min(max)));
-        let requested = requested.unwrap_or_default();
-        RequestOptions {
-            connect_timeout: cap(requested.connect_timeout, self.connect_timeout),
-            first_byte_timeout: cap(requested.first_byte_timeout, self.response_timeout),
-            between_bytes_timeout: cap(requested.between_bytes_timeout, self.response_timeout),
-        }
-    }
-}
-
-/// Whether an address is on the public internet.
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64) // CGNAT 100.64/10
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_unique_local()
-                || v6.is_unicast_link_local())
+        let host = normalize_host(host);
+        if self.allowed.iter().any(|p| p.matches(&host)) {
+            None
+        } else {
+            Some(format!("{host} is not in the adapter's allowed hosts"))
         }
     }
 }
@@ -152,13 +46,13 @@ fn is_public(ip: IpAddr) -> bool {
 /// what it refused.
 pub struct EgressHooks {
     policy: Arc<EgressPolicy>,
-    denied: Vec<String>,
+    denied: Arc<Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for EgressHooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EgressHooks")
-            .field("denied", &self.denied)
+            .field("denied", &self.denied())
             .finish_non_exhaustive()
     }
 }
@@ -167,13 +61,49 @@ impl EgressHooks {
     pub fn new(policy: Arc<EgressPolicy>) -> Self {
         Self {
             policy,
-            denied: Vec::new(),
+            denied: Arc::default(),
         }
     }
 
     /// The requests refused so far, each with its reason.
-    pub fn denied(&self) -> &[String] {
-        &self.denied
+    pub fn denied(&self) -> Vec<String> {
+        self.denied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Record and log a refusal.
+fn deny(denied: &Mutex<Vec<String>>, platform: &str, uri: &http::Uri, reason: String) {
+    tracing::warn!(
+        adapter = platform,
+        host = uri.host().unwrap_or_default(),
+        path = uri.path(),
+        %reason,
+        "outbound request denied"
+    );
+    denied
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(reason);
+}
+
+fn to_wasi(error: EgressError) -> HttpError {
+    match error {
+        EgressError::Denied(_) => HttpError::HttpRequestDenied,
+        EgressError::Dns(_) => HttpError::DnsError {
+            rcode: None,
+            info_code: None,
+        },
+        EgressError::Connect(_) => HttpError::ConnectionRefused,
+        EgressError::ConnectTimeout => HttpError::ConnectionTimeout,
+        EgressError::ResponseTimeout => HttpError::ConnectionReadTimeout,
+        EgressError::BodyTooLarge(limit) => HttpError::HttpResponseBodySize(Some(limit)),
+        EgressError::Tls(_) => HttpError::TlsProtocolError,
+        EgressError::Protocol(m) | EgressError::InvalidRequest(m) => {
+            HttpError::InternalError(Some(m))
+        }
     }
 }
 
@@ -197,20 +127,30 @@ impl WasiHttpHooks for EgressHooks {
         fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> ResponseFuture {
         drop(fut);
-        let host = request.uri().host().unwrap_or_default().to_owned();
-        if let Some(reason) = self.policy.check(&host) {
-            self.denied.push(reason);
+        let policy = self.policy.clone();
+        let uri = request.uri().clone();
+        if let Some(reason) = policy.check(uri.host().unwrap_or_default()) {
+            deny(&self.denied, &policy.platform, &uri, reason);
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
-        let options = self.policy.options(options);
+        let denied = self.denied.clone();
+        let asked = options.and_then(|o| o.first_byte_timeout);
         Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-            ))
+            let request = request.map(|body| body.map_err(Into::into).boxed_unsync());
+            match policy.client.send(request, asked).await {
+                Ok(response) => Ok((
+                    response.map(|body| body.map_err(to_wasi).boxed_unsync()),
+                    Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+                )),
+                Err(EgressError::Denied(reason)) => {
+                    deny(&denied, &policy.platform, &uri, reason);
+                    Err(HttpError::HttpRequestDenied)
+                }
+                Err(error) => {
+                    tracing::debug!(adapter = %policy.platform, host = uri.host().unwrap_or_default(), path = uri.path(), %error, "outbound request failed");
+                    Err(to_wasi(error))
+                }
+            }
         })
     }
 }
@@ -218,23 +158,26 @@ impl WasiHttpHooks for EgressHooks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::egress::EgressLimits;
+    use std::time::Duration;
 
-    fn policy(hosts: &[&str], allow_private: bool) -> EgressPolicy {
+    fn policy(hosts: &[&str]) -> EgressPolicy {
         let allowed = hosts
             .iter()
             .map(|h| HostPattern::parse(h).expect("valid"))
             .collect();
-        EgressPolicy::new(
-            allowed,
-            allow_private,
-            Duration::from_secs(1),
-            Duration::from_secs(1),
-        )
+        let limits = EgressLimits {
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(1),
+            max_response_bytes: 1024,
+        };
+        let client = EgressClient::new(Vec::new(), false, limits).expect("client");
+        EgressPolicy::new("p".into(), allowed, client)
     }
 
-    #[test]
-    fn only_declared_hosts_pass() {
-        let p = policy(&["*.pipedrive.com", "oauth.example.com"], false);
+    #[tokio::test]
+    async fn only_declared_hosts_pass() {
+        let p = policy(&["*.pipedrive.com", "oauth.example.com"]);
         assert_eq!(p.check("api.pipedrive.com"), None);
         assert_eq!(p.check("API.Pipedrive.COM."), None);
         assert_eq!(p.check("oauth.example.com"), None);
@@ -243,36 +186,7 @@ mod tests {
             "apex is not a subdomain"
         );
         assert!(p.check("evilpipedrive.com").is_some());
-        assert!(p.check("pipedrive.com.evil.net").is_some());
         assert!(p.check("example.com").is_some());
-        assert!(policy(&[], false).check("anything.com").is_some());
-    }
-
-    #[test]
-    fn private_addresses_need_the_operator() {
-        let p = policy(
-            &[
-                "127.0.0.1",
-                "169.254.169.254",
-                "10.0.0.1",
-                "[::1]",
-                "8.8.8.8",
-            ],
-            false,
-        );
-        for host in ["127.0.0.1", "169.254.169.254", "10.0.0.1", "[::1]"] {
-            assert!(p.check(host).is_some(), "{host} must be refused");
-        }
-        assert_eq!(p.check("8.8.8.8"), None);
-        let open = policy(&["127.0.0.1"], true);
-        assert_eq!(open.check("127.0.0.1"), None);
-    }
-
-    #[test]
-    fn rejects_malformed_patterns() {
-        assert!(HostPattern::parse("*.").is_err());
-        assert!(HostPattern::parse("").is_err());
-        assert!(HostPattern::parse("a b").is_err());
-        assert!(HostPattern::parse("ho/st").is_err());
+        assert!(policy(&[]).check("anything.com").is_some());
     }
 }

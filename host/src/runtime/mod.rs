@@ -20,15 +20,17 @@ mod host;
 
 pub use bindings::{
     AdapterError, AdapterManifest, AuthType, Call, CallLogCreated, CallLogDetails, CallLogUpdated,
-    ContactRef, CreateCallLogRequest, Credential, Direction, GetCallLogRequest, LoginRequest,
-    OauthConfig, Party, RateLimit, UpdateCallLogRequest, UpstreamError, UserContext, UserInfo,
+    Contact, ContactRef, CreateCallLogRequest, CreateContactRequest, Credential, Direction,
+    FindContactRequest, GetCallLogRequest, LoginRequest, OauthConfig, Party, RateLimit,
+    UpdateCallLogRequest, UpsertCallDispositionRequest, UpstreamError, UserContext, UserInfo,
 };
 pub use host::{AdapterKv, MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 
 use crate::config::RuntimeConfig;
+use crate::egress::{EgressClient, EgressLimits, HostPattern};
 use bindings::{AdapterWorldPre, Guest};
 use cache::{ArtifactCache, CacheOutcome};
-use egress::{EgressPolicy, HostPattern};
+use egress::EgressPolicy;
 use host::{AdapterEnv, HostState};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -143,6 +145,7 @@ pub struct Runtime {
     linker: Linker<HostState>,
     config: RuntimeConfig,
     kv: Arc<dyn AdapterKv>,
+    egress: EgressClient,
     cache: Option<ArtifactCache>,
     compilations: AtomicU64,
     _ticker: Ticker,
@@ -205,15 +208,31 @@ impl Runtime {
             |s| s,
         ))?;
 
+        let egress = EgressClient::new(
+            config.egress_override.clone(),
+            config.egress_allow_private,
+            EgressLimits {
+                connect_timeout: config.egress_connect_timeout,
+                response_timeout: config.egress_response_timeout,
+                max_response_bytes: config.egress_max_response_bytes(),
+            },
+        )?;
         Ok(Self {
             _ticker: Ticker::start(engine.clone()),
             engine,
             linker,
             config: config.clone(),
             kv,
+            egress,
             cache,
             compilations: AtomicU64::new(0),
         })
+    }
+
+    /// The process-wide outbound HTTP client adapters send through; the
+    /// host's own CRM requests (OAuth) use it too.
+    pub fn egress(&self) -> &EgressClient {
+        &self.egress
     }
 
     /// Components compiled (not taken from the cache) since start.
@@ -254,7 +273,7 @@ impl Runtime {
             platform: "(loading)".into(),
             version: String::new(),
             config: BTreeMap::new(),
-            egress: Arc::new(self.egress_policy(Vec::new())),
+            egress: Arc::new(self.egress_policy("(loading)", Vec::new())),
             kv: self.kv.clone(),
         });
         let probe_limits = self.limits(&LimitOverrides::default())?;
@@ -271,7 +290,7 @@ impl Runtime {
             platform: manifest.platform.clone(),
             version: manifest.version.clone(),
             config: settings.config,
-            egress: Arc::new(self.egress_policy(allowed)),
+            egress: Arc::new(self.egress_policy(&manifest.platform, allowed)),
             kv: self.kv.clone(),
         });
         Ok((
@@ -283,13 +302,8 @@ impl Runtime {
         ))
     }
 
-    fn egress_policy(&self, allowed: Vec<HostPattern>) -> EgressPolicy {
-        EgressPolicy::new(
-            allowed,
-            self.config.egress_allow_private,
-            self.config.egress_connect_timeout,
-            self.config.egress_response_timeout,
-        )
+    fn egress_policy(&self, platform: &str, allowed: Vec<HostPattern>) -> EgressPolicy {
+        EgressPolicy::new(platform.to_owned(), allowed, self.egress.clone())
     }
 
     fn limits(&self, overrides: &LimitOverrides) -> Result<Limits, LoadError> {
@@ -340,11 +354,38 @@ fn validate_manifest(manifest: &AdapterManifest) -> Result<Vec<HostPattern>, Loa
     if manifest.version.trim().is_empty() {
         return invalid("version is empty".into());
     }
-    manifest
+    let hosts: Vec<HostPattern> = manifest
         .allowed_hosts
         .iter()
         .map(|h| HostPattern::parse(h).map_err(LoadError::InvalidManifest))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    if let AuthType::Oauth(oauth) = &manifest.auth {
+        for (what, url) in [
+            ("authorize-url", &oauth.authorize_url),
+            ("token-url", &oauth.token_url),
+        ] {
+            let uri: http::Uri = url
+                .parse()
+                .map_err(|e| LoadError::InvalidManifest(format!("oauth {what} {url:?}: {e}")))?;
+            if uri.scheme_str() != Some("https") || uri.host().is_none() {
+                return invalid(format!("oauth {what} {url:?} must be an https:// URL"));
+            }
+        }
+        // The host posts the operator's client secret to the token URL:
+        // only to a host the adapter declared.
+        let token_host = oauth
+            .token_url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.host().map(crate::egress::normalize_host))
+            .unwrap_or_default();
+        if !hosts.iter().any(|h| h.matches(&token_host)) {
+            return invalid(format!(
+                "oauth token-url host {token_host} is not among allowed-hosts"
+            ));
+        }
+    }
+    Ok(hosts)
 }
 
 /// The operator's narrowing and extension of the manifest's hosts.
@@ -446,6 +487,39 @@ impl Adapter {
             })
             .await
     }
+
+    pub async fn upsert_call_disposition(
+        &self,
+        request: UpsertCallDispositionRequest,
+    ) -> Result<(), CallError> {
+        self.sandbox
+            .call("upsert-call-disposition", async |guest, store| {
+                guest.call_upsert_call_disposition(store, &request).await
+            })
+            .await
+    }
+
+    pub async fn find_contact(
+        &self,
+        request: FindContactRequest,
+    ) -> Result<Vec<Contact>, CallError> {
+        self.sandbox
+            .call("find-contact", async |guest, store| {
+                guest.call_find_contact(store, &request).await
+            })
+            .await
+    }
+
+    pub async fn create_contact(
+        &self,
+        request: CreateContactRequest,
+    ) -> Result<Contact, CallError> {
+        self.sandbox
+            .call("create-contact", async |guest, store| {
+                guest.call_create_contact(store, &request).await
+            })
+            .await
+    }
 }
 
 /// A compiled adapter with its environment and limits: makes instances and
@@ -542,9 +616,9 @@ impl Sandbox {
         };
         // An adapter that was refused a request usually fails because of it;
         // say so rather than passing on its own account of the failure.
-        let result = match (result, state.hooks.denied().first()) {
+        let result = match (result, state.hooks.denied().into_iter().next()) {
             (CallError::Adapter(_) | CallError::Trapped(_), Some(reason)) => {
-                CallError::EgressDenied(reason.clone())
+                CallError::EgressDenied(reason)
             }
             (result, _) => result,
         };

@@ -1,7 +1,11 @@
-//! Signing in and out: API-key login, `jwtToken` checks, `/unAuthorize`.
+//! Signing in and out: API-key login, the OAuth callback, `jwtToken`
+//! checks, `/unAuthorize`.
 
+use super::session::tokens_from;
 use super::{Service, ServiceError, adapter_error};
-use crate::runtime::{AdapterError, CallError, Credential, LoginRequest};
+use crate::auth::oauth::{self, TokenError};
+use crate::registry::LoadedAdapter;
+use crate::runtime::{AdapterError, AuthType, CallError, Credential, LoginRequest, UserInfo};
 use crate::store::{StoredCredential, User};
 
 /// A successful login.
@@ -12,6 +16,19 @@ pub struct Login {
     pub name: String,
     /// The CRM's display name, for the welcome message.
     pub display_name: String,
+}
+
+/// What the client brings back from the CRM's consent page.
+#[derive(Debug, Clone)]
+pub struct OAuthCallback {
+    pub platform: String,
+    /// The authorization code.
+    pub code: String,
+    /// The client's redirect URI (its `callbackUri` without the query), used
+    /// when the operator configured none.
+    pub redirect_uri: String,
+    /// The CRM hostname the user signed in to, from `state` (may be empty).
+    pub hostname: String,
 }
 
 impl Service {
@@ -30,31 +47,92 @@ impl Service {
             hostname: hostname.clone(),
             additional_info,
         };
-        let info = adapter
-            .adapter
-            .get_user_info(request)
+        let info = user_info(&adapter, request).await?;
+        self.sign_in(&adapter, info, hostname, StoredCredential::ApiKey(api_key))
             .await
-            .map_err(adapter_error(platform))?;
-        if info.id.is_empty() {
-            return Err(adapter_error(platform)(CallError::Adapter(
-                AdapterError::Internal("get-user-info returned an empty user id".into()),
+    }
+
+    /// Finish an OAuth sign-in: exchange the code at the manifest's token
+    /// URL with the operator's client credentials, ask the adapter whose
+    /// tokens they are, store the user and mint a token.
+    pub async fn login_oauth(&self, callback: OAuthCallback) -> Result<Login, ServiceError> {
+        let platform = callback.platform.as_str();
+        let adapter = self.adapter(platform)?;
+        let AuthType::Oauth(config) = &adapter.adapter.manifest().auth else {
+            return Err(ServiceError::InvalidRequest(format!(
+                "{platform} does not sign in with OAuth; use /apiKeyLogin"
             )));
-        }
+        };
+        let app = adapter
+            .settings
+            .oauth
+            .as_ref()
+            .ok_or_else(|| ServiceError::OAuthNotConfigured(platform.to_owned()))?;
+        let redirect_uri = app
+            .redirect_uri
+            .as_deref()
+            .unwrap_or(&callback.redirect_uri);
+        let response = oauth::exchange_code(
+            self.registry.egress(),
+            &config.token_url,
+            app,
+            &callback.code,
+            redirect_uri,
+        )
+        .await
+        .map_err(|error| match error {
+            TokenError::Refused(reason) => ServiceError::OAuthRefused {
+                platform: platform.to_owned(),
+                reason,
+            },
+            TokenError::Unavailable(reason) => ServiceError::CrmUnavailable {
+                platform: platform.to_owned(),
+                reason,
+            },
+        })?;
+        // Where this user's API lives, when the CRM says (Pipedrive's
+        // `api_domain`); otherwise the hostname the client sent.
+        let hostname = response
+            .api_domain
+            .as_deref()
+            .and_then(|domain| domain.parse::<http::Uri>().ok())
+            .and_then(|uri| uri.host().map(str::to_owned))
+            .unwrap_or(callback.hostname);
+        let tokens = tokens_from(response, None);
+        let request = LoginRequest {
+            credential: Credential::Authorization(format!("Bearer {}", tokens.access_token)),
+            hostname: hostname.clone(),
+            additional_info: None,
+        };
+        let info = user_info(&adapter, request).await?;
+        self.sign_in(&adapter, info, hostname, StoredCredential::OAuth(tokens))
+            .await
+    }
+
+    async fn sign_in(
+        &self,
+        adapter: &LoadedAdapter,
+        info: UserInfo,
+        hostname: String,
+        credential: StoredCredential,
+    ) -> Result<Login, ServiceError> {
+        let platform = adapter.adapter.manifest().platform.clone();
         let user = User {
             id: format!("{}-{platform}", info.id),
-            platform: platform.to_owned(),
+            platform: platform.clone(),
             crm_user_id: info.id,
             name: info.name,
             hostname,
             timezone: info.timezone,
-            credential: Some(StoredCredential::ApiKey(api_key)),
+            credential: Some(credential),
             platform_additional_info: info.platform_additional_info,
         };
         self.store.upsert_user(&user).await?;
         let token = self
             .jwt
-            .sign(&user.id, platform)
+            .sign(&user.id, &platform)
             .map_err(|e| ServiceError::Internal(format!("signing a token: {e}")))?;
+        tracing::info!(user = %user.id, %platform, "user signed in");
         Ok(Login {
             token,
             name: user.name,
@@ -81,4 +159,23 @@ impl Service {
         tracing::info!(user = %user.id, platform = %user.platform, "user signed out");
         Ok(())
     }
+}
+
+/// Ask the adapter whose credential this is.
+async fn user_info(
+    adapter: &LoadedAdapter,
+    request: LoginRequest,
+) -> Result<UserInfo, ServiceError> {
+    let platform = adapter.adapter.manifest().platform.as_str();
+    let info = adapter
+        .adapter
+        .get_user_info(request)
+        .await
+        .map_err(adapter_error(platform))?;
+    if info.id.is_empty() {
+        return Err(adapter_error(platform)(CallError::Adapter(
+            AdapterError::Internal("get-user-info returned an empty user id".into()),
+        )));
+    }
+    Ok(info)
 }

@@ -7,10 +7,10 @@
 //! own task, so a client that disconnects mid-create cannot strand a
 //! reservation.
 
-use super::{Service, ServiceError, adapter_error, user_context};
+use super::{Service, ServiceError};
 use crate::runtime::{
     Call, CallLogDetails, ContactRef, CreateCallLogRequest, Direction, GetCallLogRequest,
-    UpdateCallLogRequest,
+    UpdateCallLogRequest, UpsertCallDispositionRequest,
 };
 use crate::store::{CallLogKey, Reservation, User};
 use futures::{StreamExt, TryStreamExt};
@@ -91,27 +91,21 @@ impl Service {
             let number = party.phone_number.clone().unwrap_or_default();
             return Ok(CreateOutcome::ContactNotFound { number });
         };
-        let adapter = self.adapter(&user.platform)?;
-        let context = user_context(user)?;
+        // Fail fast, before reserving, when no adapter serves the platform.
+        self.adapter(&user.platform)?;
         let key = CallLogKey {
             platform: user.platform.clone(),
             user_id: user.id.clone(),
             session_id: log.call.session_id.clone(),
         };
-        let store = self.store.clone();
-        let request = CreateCallLogRequest {
-            user: context,
-            call: log.call,
-            contact,
-            note: log.note,
-            additional_submission: log.additional_submission,
-        };
+        let (service, user) = (self.clone(), user.clone());
         let task = tokio::spawn(async move {
-            let reservation = store
+            let reservation = service
+                .store
                 .reserve_call_log(
                     &key,
-                    request.call.telephony_session_id.as_deref(),
-                    Some(&request.contact.id),
+                    log.call.telephony_session_id.as_deref(),
+                    Some(&contact.id),
                 )
                 .await?;
             if let Reservation::Exists(_) = reservation {
@@ -119,16 +113,31 @@ impl Service {
                     session_id: key.session_id,
                 });
             }
-            match adapter.adapter.create_call_log(request).await {
+            let created = service
+                .call_as(&user, |adapter, context| {
+                    let request = CreateCallLogRequest {
+                        user: context,
+                        call: log.call.clone(),
+                        contact: contact.clone(),
+                        note: log.note.clone(),
+                        additional_submission: log.additional_submission.clone(),
+                    };
+                    async move { adapter.adapter.create_call_log(request).await }
+                })
+                .await;
+            match created {
                 Ok(created) => {
-                    store.complete_call_log(&key, &created.log_id).await?;
+                    service
+                        .store
+                        .complete_call_log(&key, &created.log_id)
+                        .await?;
                     Ok(CreateOutcome::Logged {
                         log_id: created.log_id,
                     })
                 }
                 Err(error) => {
-                    store.release_call_log(&key).await?;
-                    Err(adapter_error(&key.platform)(error))
+                    service.store.release_call_log(&key).await?;
+                    Err(error)
                 }
             }
         });
@@ -163,31 +172,38 @@ impl Service {
         if !details || lookups.iter().all(|l| l.log_id.is_none()) {
             return Ok(lookups);
         }
-        let adapter = self.adapter(&user.platform)?;
-        let context = user_context(user)?;
         futures::stream::iter(lookups)
-            .map(|mut lookup| {
-                let adapter = adapter.clone();
-                let context = context.clone();
-                async move {
-                    if let Some(log_id) = lookup.log_id.clone() {
-                        let request = GetCallLogRequest {
-                            user: context,
-                            log_id,
-                        };
-                        let details = adapter
-                            .adapter
-                            .get_call_log(request)
-                            .await
-                            .map_err(adapter_error(&user.platform))?;
-                        lookup.details = Some(details);
-                    }
-                    Ok::<_, ServiceError>(lookup)
+            .map(|mut lookup| async move {
+                if let Some(log_id) = lookup.log_id.clone() {
+                    let details = self
+                        .call_as(user, |adapter, context| {
+                            let request = GetCallLogRequest {
+                                user: context,
+                                log_id: log_id.clone(),
+                            };
+                            async move { adapter.adapter.get_call_log(request).await }
+                        })
+                        .await?;
+                    lookup.details = Some(details);
                 }
+                Ok::<_, ServiceError>(lookup)
             })
             .buffered(self.details_concurrency)
             .try_collect()
             .await
+    }
+
+    /// The CRM id this user's session was logged under, if it was.
+    async fn logged_id(
+        &self,
+        user: &User,
+        session_id: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        let rows = self
+            .store
+            .call_logs(&user.platform, &user.id, &[session_id.to_owned()])
+            .await?;
+        Ok(rows.first().and_then(|row| row.log_id()).map(str::to_owned))
     }
 
     /// Update a logged call.
@@ -196,39 +212,58 @@ impl Service {
         user: &User,
         update: CallLogUpdate,
     ) -> Result<UpdateOutcome, ServiceError> {
-        let rows = self
-            .store
-            .call_logs(
-                &user.platform,
-                &user.id,
-                std::slice::from_ref(&update.session_id),
-            )
-            .await?;
-        let Some(log_id) = rows.first().and_then(|row| row.log_id()).map(str::to_owned) else {
+        let Some(log_id) = self.logged_id(user, &update.session_id).await? else {
             return Ok(UpdateOutcome::NotFound {
                 session_id: update.session_id,
             });
         };
-        let adapter = self.adapter(&user.platform)?;
-        let request = UpdateCallLogRequest {
-            user: user_context(user)?,
-            log_id: log_id.clone(),
-            subject: update.subject,
-            note: update.note,
-            recording_link: update.recording_link,
-            start_time: update.start_time,
-            duration_seconds: update.duration_seconds,
-            result: update.result,
-            additional_submission: update.additional_submission,
-        };
-        let updated = adapter
-            .adapter
-            .update_call_log(request)
-            .await
-            .map_err(adapter_error(&user.platform))?;
+        let updated = self
+            .call_as(user, |adapter, context| {
+                let request = UpdateCallLogRequest {
+                    user: context,
+                    log_id: log_id.clone(),
+                    subject: update.subject.clone(),
+                    note: update.note.clone(),
+                    recording_link: update.recording_link.clone(),
+                    start_time: update.start_time,
+                    duration_seconds: update.duration_seconds,
+                    result: update.result.clone(),
+                    additional_submission: update.additional_submission.clone(),
+                };
+                async move { adapter.adapter.update_call_log(request).await }
+            })
+            .await?;
         Ok(UpdateOutcome::Updated {
             log_id,
             updated_note: updated.updated_note,
+        })
+    }
+
+    /// Set the dispositions (deal, lead, …) of a logged call. `dispositions`
+    /// is a JSON object, passed to the adapter as it came.
+    pub async fn upsert_call_disposition(
+        &self,
+        user: &User,
+        session_id: &str,
+        dispositions: String,
+    ) -> Result<UpdateOutcome, ServiceError> {
+        let Some(log_id) = self.logged_id(user, session_id).await? else {
+            return Ok(UpdateOutcome::NotFound {
+                session_id: session_id.to_owned(),
+            });
+        };
+        self.call_as(user, |adapter, context| {
+            let request = UpsertCallDispositionRequest {
+                user: context,
+                log_id: log_id.clone(),
+                dispositions: dispositions.clone(),
+            };
+            async move { adapter.adapter.upsert_call_disposition(request).await }
+        })
+        .await?;
+        Ok(UpdateOutcome::Updated {
+            log_id,
+            updated_note: String::new(),
         })
     }
 }

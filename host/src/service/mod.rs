@@ -1,17 +1,22 @@
 //! The rules of call logging, independent of HTTP: who the caller is, which
-//! adapter serves them, and how creates, lookups and updates use the store
-//! and the adapter.
+//! adapter serves them, and how logins, contacts, creates, lookups and
+//! updates use the store and the adapter.
 
 mod auth;
 mod call_log;
+mod contact;
+mod session;
 
+pub use auth::{Login, OAuthCallback};
 pub use call_log::{CallLogUpdate, CreateOutcome, LogLookup, NewCallLog, UpdateOutcome};
 
 use crate::auth::JwtKeys;
 use crate::registry::{LoadedAdapter, Registry};
-use crate::runtime::{CallError, Credential, UserContext};
-use crate::store::{Store, StoreError, StoredCredential, User};
+use crate::runtime::CallError;
+use crate::store::{Store, StoreError};
+use session::Sessions;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why a service operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +30,21 @@ pub enum ServiceError {
     /// The adapter call failed.
     #[error("adapter {platform}: {error}")]
     Adapter { platform: String, error: CallError },
+    /// The request cannot be served as asked; the message says why.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The platform signs in with OAuth, but the operator set up no OAuth app.
+    #[error("OAuth is not configured for platform {0}")]
+    OAuthNotConfigured(String),
+    /// The CRM refused to give tokens for an authorization code.
+    #[error("{platform} refused the authorization: {reason}")]
+    OAuthRefused { platform: String, reason: String },
+    /// The CRM's token endpoint failed at sign-in.
+    #[error("{platform} token endpoint failed: {reason}")]
+    CrmUnavailable { platform: String, reason: String },
+    /// The user's OAuth session could not be refreshed; they must sign in again.
+    #[error("{platform} session could not be refreshed: {reason}")]
+    SessionRevoked { platform: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A bug or an unexpected failure inside the host.
@@ -38,6 +58,7 @@ pub struct Service {
     store: Arc<dyn Store>,
     registry: Arc<Registry>,
     jwt: Arc<JwtKeys>,
+    sessions: Arc<Sessions>,
     details_concurrency: usize,
 }
 
@@ -47,8 +68,14 @@ impl Service {
         registry: Arc<Registry>,
         jwt: JwtKeys,
         details_concurrency: usize,
+        refresh_margin: Duration,
     ) -> Self {
         Self {
+            sessions: Arc::new(Sessions::new(
+                store.clone(),
+                registry.egress().clone(),
+                refresh_margin,
+            )),
             store,
             registry,
             jwt: Arc::new(jwt),
@@ -73,19 +100,4 @@ fn adapter_error(platform: &str) -> impl FnOnce(CallError) -> ServiceError + '_ 
         platform: platform.to_owned(),
         error,
     }
-}
-
-/// The adapter's view of a signed-in user.
-fn user_context(user: &User) -> Result<UserContext, ServiceError> {
-    let credential = match &user.credential {
-        Some(StoredCredential::ApiKey(key)) => Credential::ApiKey(key.clone()),
-        Some(StoredCredential::Authorization(value)) => Credential::Authorization(value.clone()),
-        None => return Err(ServiceError::Unauthenticated),
-    };
-    Ok(UserContext {
-        user_id: user.crm_user_id.clone(),
-        hostname: user.hostname.clone(),
-        credential,
-        timezone: user.timezone.clone(),
-    })
 }

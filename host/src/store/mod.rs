@@ -4,9 +4,11 @@
 //! ([`sqlite::SqliteStore`]) is the embedded default; a Postgres backend
 //! implements the same trait for several replicas.
 //!
-//! Credentials pass through this layer but never into a log line: the types
-//! holding them redact themselves in `Debug`.
+//! Credentials are sealed before they reach the database ([`sealed`]) and
+//! never reach a log line: the types holding them redact themselves in
+//! `Debug`.
 
+pub mod sealed;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -14,8 +16,16 @@ use std::fmt;
 
 /// A storage failure. Its message is for logs, never for clients.
 #[derive(Debug, thiserror::Error)]
-#[error("store: {0}")]
-pub struct StoreError(#[from] pub sqlx::Error);
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// A stored credential does not open with the configured key.
+    #[error("store: credential of user {user}: {error}")]
+    Sealed {
+        user: String,
+        error: sealed::SealError,
+    },
+}
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -23,15 +33,37 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone, PartialEq, Eq)]
 pub enum StoredCredential {
     ApiKey(String),
-    Authorization(String),
+    OAuth(OAuthTokens),
 }
 
 impl fmt::Debug for StoredCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ApiKey(_) => f.write_str("ApiKey(<redacted>)"),
-            Self::Authorization(_) => f.write_str("Authorization(<redacted>)"),
+            Self::OAuth(tokens) => f.debug_tuple("OAuth").field(tokens).finish(),
         }
+    }
+}
+
+/// A user's OAuth tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthTokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// When the access token expires, in milliseconds since the Unix epoch.
+    pub expires_at: Option<i64>,
+}
+
+impl fmt::Debug for OAuthTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthTokens")
+            .field("access_token", &"<redacted>")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish()
     }
 }
 
@@ -106,6 +138,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Forget a user's credential (`/unAuthorize`). Returns whether a user was found.
     async fn clear_credential(&self, id: &str) -> Result<bool>;
+
+    /// Replace an OAuth user's tokens after a refresh.
+    async fn set_oauth_tokens(&self, id: &str, tokens: &OAuthTokens) -> Result<()>;
 
     /// Insert a `pending` row for `key` unless one exists.
     async fn reserve_call_log(

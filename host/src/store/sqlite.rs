@@ -4,9 +4,14 @@
 //! Durability: a write is acknowledged only after its transaction is in the
 //! WAL and fsynced, so an acknowledged create survives a process kill and a
 //! power loss.
+//!
+//! Credentials are sealed ([`super::sealed`]) on the way in and opened on the
+//! way out; nothing else in the process sees them sealed.
 
+use super::sealed::{Sealer, sealed_key_id};
 use super::{
-    CallLogKey, CallLogRow, CallLogState, Reservation, Result, Store, StoredCredential, User,
+    CallLogKey, CallLogRow, CallLogState, OAuthTokens, Reservation, Result, Store, StoreError,
+    StoredCredential, User,
 };
 use crate::runtime::AdapterKv;
 use async_trait::async_trait;
@@ -21,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    sealer: Sealer,
 }
 
 fn now_ms() -> i64 {
@@ -31,8 +37,10 @@ fn now_ms() -> i64 {
 
 impl SqliteStore {
     /// Open (creating if needed) and migrate the database at `url`
-    /// (`sqlite://path`).
-    pub async fn open(url: &str) -> anyhow::Result<Self> {
+    /// (`sqlite://path`). Credentials are sealed with `sealer`; start-up fails
+    /// when the stored ones were sealed with another key, and seals any
+    /// stored before sealing existed.
+    pub async fn open(url: &str, sealer: Sealer) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -44,7 +52,97 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let store = Self { pool, sealer };
+        store.check_sealing().await?;
+        Ok(store)
+    }
+
+    /// Fail on credentials sealed with another key; seal plaintext ones.
+    async fn check_sealing(&self) -> anyhow::Result<()> {
+        let rows = sqlx::query(
+            "SELECT id, credential, refresh_token FROM users WHERE credential IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut sealed_now = 0;
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            for column in ["credential", "refresh_token"] {
+                let Some(value) = row.try_get::<Option<String>, _>(column)? else {
+                    continue;
+                };
+                match sealed_key_id(&value) {
+                    Some(key_id) if key_id == self.sealer.key_id() => {}
+                    Some(key_id) => anyhow::bail!(
+                        "stored credentials were sealed with secret key {key_id}, but the \
+                         configured --secret-key is {}; start with the right key, or change \
+                         keys with `switchboard rotate-secret-key`",
+                        self.sealer.key_id()
+                    ),
+                    None => {
+                        let sealed = self.sealer.seal(&value, &context(&id, column));
+                        sqlx::query(&format!("UPDATE users SET {column} = ?2 WHERE id = ?1"))
+                            .bind(&id)
+                            .bind(sealed)
+                            .execute(&self.pool)
+                            .await?;
+                        sealed_now += 1;
+                    }
+                }
+            }
+        }
+        if sealed_now > 0 {
+            tracing::info!(
+                credentials = sealed_now,
+                "sealed credentials stored in plaintext by an older version"
+            );
+        }
+        Ok(())
+    }
+
+    /// Re-seal every stored credential with `new`, in one transaction.
+    /// Returns how many values were re-sealed. Run with the server stopped.
+    pub async fn rotate_secret_key(&self, new: &Sealer) -> anyhow::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT id, credential, refresh_token FROM users WHERE credential IS NOT NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut count = 0;
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            for column in ["credential", "refresh_token"] {
+                let Some(value) = row.try_get::<Option<String>, _>(column)? else {
+                    continue;
+                };
+                let plain = self
+                    .sealer
+                    .open(&value, &context(&id, column))
+                    .map_err(|e| anyhow::anyhow!("user {id} {column}: {e}"))?;
+                sqlx::query(&format!("UPDATE users SET {column} = ?2 WHERE id = ?1"))
+                    .bind(&id)
+                    .bind(new.seal(&plain, &context(&id, column)))
+                    .execute(&mut *tx)
+                    .await?;
+                count += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    fn open_sealed(&self, id: &str, column: &str, value: Option<String>) -> Result<Option<String>> {
+        value
+            .map(|v| {
+                self.sealer
+                    .open(&v, &context(id, column))
+                    .map_err(|error| StoreError::Sealed {
+                        user: id.to_owned(),
+                        error,
+                    })
+            })
+            .transpose()
     }
 
     /// Close every connection, checkpointing the WAL. Call once serving is done.
@@ -53,11 +151,50 @@ impl SqliteStore {
     }
 }
 
-fn credential_columns(credential: Option<&StoredCredential>) -> (Option<&str>, Option<&str>) {
-    match credential {
-        Some(StoredCredential::ApiKey(key)) => (Some("api-key"), Some(key)),
-        Some(StoredCredential::Authorization(value)) => (Some("authorization"), Some(value)),
-        None => (None, None),
+/// What a sealed value is bound to: its row and column.
+fn context(user_id: &str, column: &str) -> String {
+    format!("users/{user_id}/{column}")
+}
+
+/// The credential columns of a user: kind, sealed credential, sealed
+/// refresh token, expiry.
+struct CredentialColumns {
+    kind: Option<&'static str>,
+    credential: Option<String>,
+    refresh_token: Option<String>,
+    expires_at: Option<i64>,
+}
+
+impl SqliteStore {
+    fn credential_columns(
+        &self,
+        id: &str,
+        credential: Option<&StoredCredential>,
+    ) -> CredentialColumns {
+        let seal = |column: &str, value: &str| Some(self.sealer.seal(value, &context(id, column)));
+        match credential {
+            Some(StoredCredential::ApiKey(key)) => CredentialColumns {
+                kind: Some("api-key"),
+                credential: seal("credential", key),
+                refresh_token: None,
+                expires_at: None,
+            },
+            Some(StoredCredential::OAuth(tokens)) => CredentialColumns {
+                kind: Some("oauth"),
+                credential: seal("credential", &tokens.access_token),
+                refresh_token: tokens
+                    .refresh_token
+                    .as_deref()
+                    .and_then(|t| seal("refresh_token", t)),
+                expires_at: tokens.expires_at,
+            },
+            None => CredentialColumns {
+                kind: None,
+                credential: None,
+                refresh_token: None,
+                expires_at: None,
+            },
+        }
     }
 }
 
@@ -77,17 +214,18 @@ fn call_log_row(row: &sqlx::sqlite::SqliteRow) -> Result<CallLogRow> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn upsert_user(&self, user: &User) -> Result<()> {
-        let (kind, secret) = credential_columns(user.credential.as_ref());
+        let columns = self.credential_columns(&user.id, user.credential.as_ref());
         let now = now_ms();
         sqlx::query(
             "INSERT INTO users (id, platform, crm_user_id, name, hostname, timezone,
                                 credential_kind, credential, platform_additional_info,
-                                created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+                                created_at, updated_at, refresh_token, token_expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
              ON CONFLICT (id) DO UPDATE SET
                 name = excluded.name, hostname = excluded.hostname,
                 timezone = excluded.timezone, credential_kind = excluded.credential_kind,
-                credential = excluded.credential,
+                credential = excluded.credential, refresh_token = excluded.refresh_token,
+                token_expires_at = excluded.token_expires_at,
                 platform_additional_info = excluded.platform_additional_info,
                 updated_at = excluded.updated_at",
         )
@@ -97,10 +235,12 @@ impl Store for SqliteStore {
         .bind(&user.name)
         .bind(&user.hostname)
         .bind(&user.timezone)
-        .bind(kind)
-        .bind(secret)
+        .bind(columns.kind)
+        .bind(columns.credential)
         .bind(&user.platform_additional_info)
         .bind(now)
+        .bind(columns.refresh_token)
+        .bind(columns.expires_at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -109,7 +249,7 @@ impl Store for SqliteStore {
     async fn user(&self, id: &str) -> Result<Option<User>> {
         let row = sqlx::query(
             "SELECT id, platform, crm_user_id, name, hostname, timezone, credential_kind,
-                    credential, platform_additional_info
+                    credential, refresh_token, token_expires_at, platform_additional_info
              FROM users WHERE id = ?1",
         )
         .bind(id)
@@ -117,10 +257,18 @@ impl Store for SqliteStore {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let kind: Option<String> = row.try_get("credential_kind")?;
-        let secret: Option<String> = row.try_get("credential")?;
+        let secret = self.open_sealed(id, "credential", row.try_get("credential")?)?;
         let credential = match (kind.as_deref(), secret) {
             (Some("api-key"), Some(key)) => Some(StoredCredential::ApiKey(key)),
-            (Some("authorization"), Some(value)) => Some(StoredCredential::Authorization(value)),
+            (Some("oauth"), Some(access_token)) => Some(StoredCredential::OAuth(OAuthTokens {
+                access_token,
+                refresh_token: self.open_sealed(
+                    id,
+                    "refresh_token",
+                    row.try_get("refresh_token")?,
+                )?,
+                expires_at: row.try_get("token_expires_at")?,
+            })),
             _ => None,
         };
         Ok(Some(User {
@@ -137,7 +285,8 @@ impl Store for SqliteStore {
 
     async fn clear_credential(&self, id: &str) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE users SET credential_kind = NULL, credential = NULL, updated_at = ?2
+            "UPDATE users SET credential_kind = NULL, credential = NULL, refresh_token = NULL,
+                              token_expires_at = NULL, updated_at = ?2
              WHERE id = ?1",
         )
         .bind(id)
@@ -145,6 +294,24 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_oauth_tokens(&self, id: &str, tokens: &OAuthTokens) -> Result<()> {
+        let credential = StoredCredential::OAuth(tokens.clone());
+        let columns = self.credential_columns(id, Some(&credential));
+        sqlx::query(
+            "UPDATE users SET credential = ?2, refresh_token = ?3, token_expires_at = ?4,
+                              updated_at = ?5
+             WHERE id = ?1 AND credential_kind = 'oauth'",
+        )
+        .bind(id)
+        .bind(columns.credential)
+        .bind(columns.refresh_token)
+        .bind(columns.expires_at)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn reserve_call_log(
@@ -302,10 +469,14 @@ impl AdapterKv for SqliteStore {
 mod tests {
     use super::*;
 
+    use crate::store::sealed::SecretKey;
+
     async fn open() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqliteStore::open(&url).await.expect("opens");
+        let store = SqliteStore::open(&url, Sealer::new(&SecretKey::generate()))
+            .await
+            .expect("opens");
         (dir, store)
     }
 
@@ -415,5 +586,113 @@ mod tests {
             None
         );
         assert!(!store.clear_credential("nobody").await.expect("clears"));
+    }
+
+    #[tokio::test]
+    async fn credentials_are_sealed_at_rest_and_keys_rotate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let key = SecretKey::generate();
+        let store = SqliteStore::open(&url, Sealer::new(&key))
+            .await
+            .expect("opens");
+        let tokens = OAuthTokens {
+            access_token: "access-plain".into(),
+            refresh_token: Some("refresh-plain".into()),
+            expires_at: Some(123),
+        };
+        let user = User {
+            id: "7-p".into(),
+            platform: "p".into(),
+            crm_user_id: "7".into(),
+            name: "N".into(),
+            hostname: "h".into(),
+            timezone: None,
+            credential: Some(StoredCredential::OAuth(tokens.clone())),
+            platform_additional_info: None,
+        };
+        store.upsert_user(&user).await.expect("upserts");
+        let raw: (String, String) =
+            sqlx::query_as("SELECT credential, refresh_token FROM users WHERE id = '7-p'")
+                .fetch_one(&store.pool)
+                .await
+                .expect("raw row");
+        assert!(!raw.0.contains("access-plain") && !raw.1.contains("refresh-plain"));
+        assert_eq!(store.user("7-p").await.expect("reads"), Some(user.clone()));
+
+        let fresh = OAuthTokens {
+            access_token: "access-2".into(),
+            ..tokens
+        };
+        store
+            .set_oauth_tokens("7-p", &fresh)
+            .await
+            .expect("refreshes");
+        assert_eq!(
+            store
+                .user("7-p")
+                .await
+                .expect("reads")
+                .and_then(|u| u.credential),
+            Some(StoredCredential::OAuth(fresh.clone()))
+        );
+
+        let new_key = SecretKey::generate();
+        assert_eq!(
+            store
+                .rotate_secret_key(&Sealer::new(&new_key))
+                .await
+                .expect("rotates"),
+            2
+        );
+        store.close().await;
+        let err = SqliteStore::open(&url, Sealer::new(&key))
+            .await
+            .expect_err("old key");
+        assert!(err.to_string().contains("rotate-secret-key"), "{err}");
+        let store = SqliteStore::open(&url, Sealer::new(&new_key))
+            .await
+            .expect("new key");
+        assert_eq!(
+            store
+                .user("7-p")
+                .await
+                .expect("reads")
+                .and_then(|u| u.credential),
+            Some(StoredCredential::OAuth(fresh))
+        );
+    }
+
+    #[tokio::test]
+    async fn plaintext_credentials_from_older_versions_are_sealed_at_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let sealer = Sealer::new(&SecretKey::generate());
+        let store = SqliteStore::open(&url, sealer.clone())
+            .await
+            .expect("opens");
+        sqlx::query(
+            "INSERT INTO users (id, platform, crm_user_id, name, hostname, credential_kind,
+                                credential, created_at, updated_at)
+             VALUES ('1-p', 'p', '1', 'N', 'h', 'api-key', 'legacy-key', 0, 0)",
+        )
+        .execute(&store.pool)
+        .await
+        .expect("legacy row");
+        store.close().await;
+        let store = SqliteStore::open(&url, sealer).await.expect("reopens");
+        let raw: String = sqlx::query_scalar("SELECT credential FROM users WHERE id = '1-p'")
+            .fetch_one(&store.pool)
+            .await
+            .expect("raw");
+        assert!(!raw.contains("legacy-key"), "sealed in place");
+        assert_eq!(
+            store
+                .user("1-p")
+                .await
+                .expect("reads")
+                .and_then(|u| u.credential),
+            Some(StoredCredential::ApiKey("legacy-key".into()))
+        );
     }
 }

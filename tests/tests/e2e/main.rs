@@ -7,5 +7,6 @@ mod auth;
 mod call_log;
 mod logging;
 mod persistence;
+mod pipedrive;
 mod reload;
 mod sandbox;

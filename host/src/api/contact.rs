@@ -1,0 +1,116 @@
+//! `/contact`: find contacts by phone number (GET) and create one (POST).
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{AuthUser, JsonBody};
+use super::wire::{CreateContact, check_phone_number};
+use crate::runtime::Contact;
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use serde_json::{Value, json};
+
+/// A query's `phoneNumber`. A `+` sent unencoded arrives as a space
+/// (`?phoneNumber=+1650…` decodes to ` 1650…`); it is restored.
+fn phone_number_param(query: &str) -> Result<String, ApiError> {
+    let mut numbers = form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| name == "phoneNumber")
+        .map(|(_, value)| value.into_owned());
+    let number = numbers
+        .next()
+        .ok_or_else(|| ApiError::bad_request("phoneNumber is required"))?;
+    if numbers.next().is_some() {
+        return Err(ApiError::bad_request("phoneNumber is given more than once"));
+    }
+    let number = match number.strip_prefix(' ') {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => format!("+{rest}"),
+        _ => number,
+    };
+    let number = number.trim().to_owned();
+    check_phone_number("phoneNumber", &number)?;
+    Ok(number)
+}
+
+fn contact_json(contact: Contact) -> Value {
+    let additional_info = contact
+        .additional_info
+        .map(|info| serde_json::from_str(&info).unwrap_or(Value::String(info)));
+    json!({
+        "id": contact.id,
+        "name": contact.name,
+        "phone": contact.phone,
+        "type": contact.contact_type,
+        "organization": contact.organization,
+        "additionalInfo": additional_info,
+    })
+}
+
+/// `GET /contact?phoneNumber=…`
+pub(super) async fn find(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let number = phone_number_param(query.as_deref().unwrap_or_default())?;
+    let contacts = state.service.find_contacts(&user, &number).await?;
+    if contacts.is_empty() {
+        return Ok(Json(json!({
+            "successful": false,
+            "contact": [],
+            "returnMessage": { "message": format!("Contact not found for number {number}"), "messageType": "warning", "ttl": 3000 },
+        })));
+    }
+    let count = contacts.len();
+    Ok(Json(json!({
+        "successful": true,
+        "contact": contacts.into_iter().map(contact_json).collect::<Vec<_>>(),
+        "returnMessage": { "message": format!("Found {count} contact(s)"), "messageType": "success", "ttl": 1000 },
+    })))
+}
+
+/// `POST /contact`
+pub(super) async fn create(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    JsonBody(body): JsonBody<CreateContact>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.validated()?;
+    let contact = state
+        .service
+        .create_contact(
+            &user,
+            &body.phone_number,
+            &body.new_contact_name,
+            body.new_contact_type.as_deref(),
+        )
+        .await?;
+    Ok(Json(json!({
+        "successful": true,
+        "contact": { "id": contact.id, "name": contact.name },
+        "returnMessage": { "message": format!("Contact created: {}", contact.name), "messageType": "success", "ttl": 2000 },
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plus_that_arrived_as_a_space_is_restored() {
+        assert_eq!(
+            phone_number_param("phoneNumber=+16504445566").expect("ok"),
+            "+16504445566"
+        );
+        assert_eq!(
+            phone_number_param("phoneNumber=%2B16504445566").expect("ok"),
+            "+16504445566"
+        );
+        assert_eq!(
+            phone_number_param("phoneNumber=6504445566").expect("ok"),
+            "6504445566"
+        );
+        let msg = |q: &str| phone_number_param(q).expect_err(q).message;
+        assert!(msg("").contains("required"));
+        assert!(msg("phoneNumber=1&phoneNumber=2").contains("more than once"));
+        assert!(msg("phoneNumber=abc").contains("phoneNumber"));
+    }
+}

@@ -1,0 +1,146 @@
+//! The host's side of OAuth 2.0: exchanging an authorization code and
+//! refreshing tokens at a CRM's token endpoint. The client secret lives
+//! here and in the operator's environment only; it never enters an adapter.
+//!
+//! Requests go through the process-wide [`EgressClient`], so they get the
+//! same connection pool, SSRF guard and operator rewrites as adapter
+//! traffic. Clients authenticate with HTTP Basic (`client_secret_basic`).
+
+use crate::egress::{EgressClient, full_body};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::{Method, Request, header};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+
+/// The operator's OAuth app for one adapter (`[oauth]` in `NAME.toml`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthApp {
+    pub client_id: String,
+    pub client_secret: String,
+    /// The redirect URI registered with the CRM. When unset, the client's
+    /// `callbackUri` without its query is used.
+    pub redirect_uri: Option<String>,
+}
+
+impl std::fmt::Debug for OAuthApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthApp")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("redirect_uri", &self.redirect_uri)
+            .finish()
+    }
+}
+
+/// A token endpoint's answer.
+#[derive(Clone, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// Seconds.
+    pub expires_in: Option<u64>,
+    /// Where this user's API lives (Pipedrive's `api_domain`), when the CRM says.
+    pub api_domain: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("api_domain", &self.api_domain)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the token endpoint gave no tokens.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    /// The endpoint refused (a 4xx, such as `invalid_grant`): the code or the
+    /// refresh token is no good, and trying again will not help.
+    #[error("the token endpoint refused: {0}")]
+    Refused(String),
+    /// The endpoint could not be reached or failed (5xx, timeout, bad JSON).
+    #[error("the token endpoint failed: {0}")]
+    Unavailable(String),
+}
+
+/// Exchange an authorization code for tokens.
+pub async fn exchange_code(
+    client: &EgressClient,
+    token_url: &str,
+    app: &OAuthApp,
+    code: &str,
+    redirect_uri: &str,
+) -> Result<TokenResponse, TokenError> {
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "authorization_code")
+        .append_pair("code", code)
+        .append_pair("redirect_uri", redirect_uri)
+        .finish();
+    post_form(client, token_url, app, form).await
+}
+
+/// Get a new access token with a refresh token.
+pub async fn refresh(
+    client: &EgressClient,
+    token_url: &str,
+    app: &OAuthApp,
+    refresh_token: &str,
+) -> Result<TokenResponse, TokenError> {
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "refresh_token")
+        .append_pair("refresh_token", refresh_token)
+        .finish();
+    post_form(client, token_url, app, form).await
+}
+
+async fn post_form(
+    client: &EgressClient,
+    token_url: &str,
+    app: &OAuthApp,
+    form: String,
+) -> Result<TokenResponse, TokenError> {
+    let unavailable = |e: String| TokenError::Unavailable(e);
+    let basic = STANDARD.encode(format!("{}:{}", app.client_id, app.client_secret));
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(token_url)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .header(header::AUTHORIZATION, format!("Basic {basic}"))
+        .body(full_body(form))
+        .map_err(|e| unavailable(e.to_string()))?;
+    let response = client
+        .send(request, None)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| unavailable(e.to_string()))?
+        .to_bytes();
+    if status.is_success() {
+        return serde_json::from_slice(&body)
+            .map_err(|e| unavailable(format!("the token response is not the expected JSON: {e}")));
+    }
+    // RFC 6749 §5.2: `{"error": "invalid_grant", "error_description": "…"}`.
+    let detail: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let text = |key: &str| detail.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let reason = match (
+        text("error"),
+        text("error_description").or_else(|| text("message")),
+    ) {
+        (Some(error), Some(description)) => format!("HTTP {status}: {error}: {description}"),
+        (Some(error), None) => format!("HTTP {status}: {error}"),
+        (None, Some(description)) => format!("HTTP {status}: {description}"),
+        (None, None) => format!("HTTP {status}"),
+    };
+    if status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS {
+        Err(TokenError::Refused(reason))
+    } else {
+        Err(unavailable(reason))
+    }
+}

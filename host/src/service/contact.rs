@@ -1,0 +1,43 @@
+//! Contacts: find the CRM contacts that have a phone number, and create one.
+
+use super::{Service, ServiceError};
+use crate::runtime::{Contact, CreateContactRequest, FindContactRequest};
+use crate::store::User;
+
+impl Service {
+    /// The contacts that have `phone_number`, as the CRM matched them.
+    pub async fn find_contacts(
+        &self,
+        user: &User,
+        phone_number: &str,
+    ) -> Result<Vec<Contact>, ServiceError> {
+        self.call_as(user, |adapter, context| {
+            let request = FindContactRequest {
+                user: context,
+                phone_number: phone_number.to_owned(),
+            };
+            async move { adapter.adapter.find_contact(request).await }
+        })
+        .await
+    }
+
+    /// Create a contact for a number nobody matched.
+    pub async fn create_contact(
+        &self,
+        user: &User,
+        phone_number: &str,
+        name: &str,
+        contact_type: Option<&str>,
+    ) -> Result<Contact, ServiceError> {
+        self.call_as(user, |adapter, context| {
+            let request = CreateContactRequest {
+                user: context,
+                phone_number: phone_number.to_owned(),
+                name: name.to_owned(),
+                contact_type: contact_type.map(str::to_owned),
+            };
+            async move { adapter.adapter.create_contact(request).await }
+        })
+        .await
+    }
+}

@@ -1,0 +1,247 @@
+//! A signed-in user's session with their CRM: every adapter call runs with
+//! a usable credential.
+//!
+//! - Before a call, an OAuth access token that expires within the refresh
+//!   margin is refreshed first.
+//! - When the CRM answers `unauthorized` anyway, the token is refreshed once
+//!   and the operation retried once. `unauthorized` is a definite refusal
+//!   (nothing was done), so this is safe for creates too; an operation whose
+//!   outcome is unknown (a timeout, a trap) is never retried.
+//! - Refreshes are single-flight per user: concurrent calls that need one
+//!   share one request to the token endpoint and its result. The refresh runs
+//!   in its own task, so a rotated refresh token is stored even if every
+//!   caller has gone away.
+//! - A refresh the CRM refuses revokes the session: the stored credential is
+//!   cleared, the calls waiting on it answer `CRM_SESSION_REVOKED`, and the
+//!   user's tokens stop working until they sign in again.
+
+use super::{Service, ServiceError, adapter_error};
+use crate::auth::oauth::{self, TokenError, TokenResponse};
+use crate::egress::EgressClient;
+use crate::registry::LoadedAdapter;
+use crate::runtime::{AdapterError, AuthType, CallError, Credential, UserContext};
+use crate::store::{OAuthTokens, Store, StoredCredential, User};
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch.
+pub(super) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Tokens from a token response; keeps `previous_refresh` when the CRM did
+/// not rotate the refresh token.
+pub(super) fn tokens_from(
+    response: TokenResponse,
+    previous_refresh: Option<String>,
+) -> OAuthTokens {
+    OAuthTokens {
+        access_token: response.access_token,
+        refresh_token: response.refresh_token.or(previous_refresh),
+        expires_at: response
+            .expires_in
+            .map(|s| now_ms().saturating_add(s.saturating_mul(1000) as i64)),
+    }
+}
+
+type Refresh = Shared<BoxFuture<'static, Result<OAuthTokens, String>>>;
+
+/// Refreshes in flight, one per user.
+pub(super) struct Sessions {
+    store: Arc<dyn Store>,
+    egress: EgressClient,
+    margin: Duration,
+    inflight: Mutex<HashMap<String, Refresh>>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("margin", &self.margin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sessions {
+    pub(super) fn new(store: Arc<dyn Store>, egress: EgressClient, margin: Duration) -> Self {
+        Self {
+            store,
+            egress,
+            margin,
+            inflight: Mutex::default(),
+        }
+    }
+
+    fn expiring(&self, tokens: &OAuthTokens) -> bool {
+        tokens
+            .expires_at
+            .is_some_and(|at| at - now_ms() < self.margin.as_millis() as i64)
+    }
+
+    /// New tokens for `user`, who last used the access token `used`. Without
+    /// `force`, tokens that are not about to expire are kept.
+    async fn refresh(
+        self: &Arc<Self>,
+        user: &User,
+        adapter: &LoadedAdapter,
+        used: &str,
+        force: bool,
+    ) -> Result<OAuthTokens, ServiceError> {
+        let revoked = |reason: String| ServiceError::SessionRevoked {
+            platform: user.platform.clone(),
+            reason,
+        };
+        let AuthType::Oauth(config) = &adapter.adapter.manifest().auth else {
+            return Err(revoked("the platform does not sign in with OAuth".into()));
+        };
+        let Some(app) = adapter.settings.oauth.clone() else {
+            return Err(revoked("OAuth is not configured for this platform".into()));
+        };
+        let shared = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            inflight
+                .entry(user.id.clone())
+                .or_insert_with(|| {
+                    let this = self.clone();
+                    let (user_id, used) = (user.id.clone(), used.to_owned());
+                    let token_url = config.token_url.clone();
+                    let egress = self.egress.clone();
+                    let task = tokio::spawn(async move {
+                        let result = this
+                            .refresh_now(&user_id, &used, force, |refresh_token| async move {
+                                oauth::refresh(&egress, &token_url, &app, &refresh_token).await
+                            })
+                            .await;
+                        this.inflight
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&user_id);
+                        result
+                    });
+                    task.map(|joined| {
+                        joined.unwrap_or_else(|e| Err(format!("refresh task failed: {e}")))
+                    })
+                    .boxed()
+                    .shared()
+                })
+                .clone()
+        };
+        shared.await.map_err(revoked)
+    }
+
+    /// The refresh itself, run once for every caller that joined it.
+    async fn refresh_now<F: Future<Output = Result<TokenResponse, TokenError>>>(
+        &self,
+        user_id: &str,
+        used: &str,
+        force: bool,
+        request: impl FnOnce(String) -> F,
+    ) -> Result<OAuthTokens, String> {
+        let stored = match self.store.user(user_id).await {
+            Ok(Some(User {
+                credential: Some(StoredCredential::OAuth(tokens)),
+                ..
+            })) => tokens,
+            Ok(_) => return Err("the user signed out".into()),
+            Err(e) => {
+                tracing::error!(user = user_id, error = %e, "reading tokens for a refresh");
+                return Err("the session could not be read".into());
+            }
+        };
+        // Another request refreshed already, or there is nothing to do yet.
+        if (stored.access_token != used || !force) && !self.expiring(&stored) {
+            return Ok(stored);
+        }
+        let Some(refresh_token) = stored.refresh_token.clone() else {
+            return Err("the CRM gave no refresh token; sign in again".into());
+        };
+        match request(refresh_token.clone()).await {
+            Ok(response) => {
+                let tokens = tokens_from(response, Some(refresh_token));
+                if let Err(e) = self.store.set_oauth_tokens(user_id, &tokens).await {
+                    tracing::error!(user = user_id, error = %e, "storing refreshed tokens");
+                    return Err("the refreshed session could not be stored".into());
+                }
+                tracing::info!(user = user_id, "OAuth access token refreshed");
+                Ok(tokens)
+            }
+            Err(TokenError::Refused(reason)) => {
+                tracing::warn!(user = user_id, %reason, "OAuth refresh refused; session revoked");
+                if let Err(e) = self.store.clear_credential(user_id).await {
+                    tracing::error!(user = user_id, error = %e, "clearing a revoked session");
+                }
+                Err(format!(
+                    "the CRM refused to refresh the session ({reason}); sign in again"
+                ))
+            }
+            Err(TokenError::Unavailable(reason)) => {
+                tracing::warn!(user = user_id, %reason, "OAuth refresh failed");
+                Err(format!(
+                    "the CRM's token endpoint failed ({reason}); try again"
+                ))
+            }
+        }
+    }
+}
+
+/// The adapter's view of a signed-in user with `credential`.
+fn user_context(user: &User, credential: &StoredCredential) -> UserContext {
+    UserContext {
+        user_id: user.crm_user_id.clone(),
+        hostname: user.hostname.clone(),
+        credential: match credential {
+            StoredCredential::ApiKey(key) => Credential::ApiKey(key.clone()),
+            StoredCredential::OAuth(tokens) => {
+                Credential::Authorization(format!("Bearer {}", tokens.access_token))
+            }
+        },
+        timezone: user.timezone.clone(),
+    }
+}
+
+impl Service {
+    /// Run an adapter operation for `user` on the adapter serving their
+    /// platform, with a fresh credential, retrying once after a refresh when
+    /// the CRM says `unauthorized`.
+    pub(super) async fn call_as<R, F, Fut>(&self, user: &User, op: F) -> Result<R, ServiceError>
+    where
+        F: Fn(Arc<LoadedAdapter>, UserContext) -> Fut,
+        Fut: Future<Output = Result<R, CallError>>,
+    {
+        let adapter = self.adapter(&user.platform)?;
+        let Some(mut credential) = user.credential.clone() else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        if let StoredCredential::OAuth(tokens) = &credential
+            && self.sessions.expiring(tokens)
+        {
+            let fresh = self
+                .sessions
+                .refresh(user, &adapter, &tokens.access_token, false)
+                .await?;
+            credential = StoredCredential::OAuth(fresh);
+        }
+        match op(adapter.clone(), user_context(user, &credential)).await {
+            Err(CallError::Adapter(AdapterError::Unauthorized(_))) => {
+                let StoredCredential::OAuth(tokens) = &credential else {
+                    return Err(adapter_error(&user.platform)(CallError::Adapter(
+                        AdapterError::Unauthorized(String::new()),
+                    )));
+                };
+                let fresh = self
+                    .sessions
+                    .refresh(user, &adapter, &tokens.access_token, true)
+                    .await?;
+                op(adapter, user_context(user, &StoredCredential::OAuth(fresh)))
+                    .await
+                    .map_err(adapter_error(&user.platform))
+            }
+            other => other.map_err(adapter_error(&user.platform)),
+        }
+    }
+}
