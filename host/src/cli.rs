@@ -42,7 +42,7 @@ pub async fn check(file: &Path, runtime_config: &RuntimeConfig) -> anyhow::Resul
     let runtime = Runtime::new(runtime_config, Arc::new(NoKv), None)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let (adapter, _) = runtime
-        .load(bytes, &sha256, settings.runtime)
+        .load(bytes, &sha256, settings.runtime.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let m = adapter.manifest();
@@ -61,6 +61,14 @@ pub async fn check(file: &Path, runtime_config: &RuntimeConfig) -> anyhow::Resul
                 o.authorize_url, o.token_url
             )?;
             writeln!(out, "  scopes:        {}", o.scopes.join(" "))?;
+            match &settings.oauth {
+                Some(app) => writeln!(out, "  oauth app:     client id {}", app.client_id)?,
+                None => writeln!(
+                    out,
+                    "  oauth app:     not configured ([oauth] in {}); API-key login only",
+                    operator_file.display()
+                )?,
+            }
         }
     }
     if m.allowed_hosts.is_empty() {

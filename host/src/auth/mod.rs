@@ -1,5 +1,7 @@
-//! `jwtToken`s: HS256 tokens carrying App Connect's claims (`id`, `platform`,
-//! `iat`, `exp`), and the secret that signs them.
+//! Who a request is: `jwtToken`s (HS256 tokens carrying App Connect's
+//! claims `id`, `platform`, `iat`, `exp`) and the secret that signs them,
+//! generated secrets kept in the data dir, and the host's side of OAuth
+//! ([`oauth`]).
 
 pub mod oauth;
 

@@ -320,3 +320,108 @@ pub fn full_body(bytes: impl Into<Bytes>) -> OutgoingBody {
         .map_err(|never| match never {})
         .boxed_unsync()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+
+    /// A local server: `/big` answers 2 MiB, `/stall` never finishes its
+    /// body, anything else echoes the `Host` and `X-Forwarded-Host` it got.
+    async fn server() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = axum::Router::new()
+            .route("/big", get(|| async { vec![b'x'; 2 * 1024 * 1024] }))
+            .route(
+                "/stall",
+                get(|| async {
+                    let chunks = futures::stream::once(async {
+                        Ok::<_, std::io::Error>(Bytes::from_static(b"start"))
+                    })
+                    .chain(futures::stream::pending());
+                    axum::body::Body::from_stream(chunks)
+                }),
+            )
+            .fallback(|headers: http::HeaderMap| async move {
+                let host = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-")
+                        .to_owned()
+                };
+                format!("{} {}", host("host"), host("x-forwarded-host"))
+            });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    fn client(overrides: Vec<EgressOverride>, allow_private: bool) -> EgressClient {
+        let limits = EgressLimits {
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_millis(300),
+            max_response_bytes: 1024 * 1024,
+        };
+        EgressClient::new(overrides, allow_private, limits).expect("client")
+    }
+
+    async fn fetch(client: &EgressClient, url: &str) -> Result<Bytes, EgressError> {
+        let request = Request::get(url)
+            .body(full_body(Bytes::new()))
+            .expect("request");
+        let response = client.send(request, None).await?;
+        use http_body_util::BodyExt;
+        Ok(response.into_body().collect().await?.to_bytes())
+    }
+
+    use futures::StreamExt;
+
+    #[tokio::test]
+    async fn private_literals_are_refused_unless_allowed() {
+        let url = server().await;
+        let guarded = client(Vec::new(), false);
+        let err = fetch(&guarded, &format!("{url}/x"))
+            .await
+            .expect_err("loopback");
+        assert!(matches!(err, EgressError::Denied(_)), "{err}");
+        for target in [
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/",
+            "http://10.0.0.1/",
+        ] {
+            let err = fetch(&guarded, target).await.expect_err(target);
+            assert!(matches!(err, EgressError::Denied(_)), "{target}: {err}");
+        }
+        let open = client(Vec::new(), true);
+        assert!(fetch(&open, &format!("{url}/x")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn rewrites_reach_the_operators_destination() {
+        let url = server().await;
+        let rule: EgressOverride = format!("*.pipedrive.com={url}").parse().expect("rule");
+        let guarded = client(vec![rule], false);
+        let body = fetch(&guarded, "https://acme.pipedrive.com/v1/users/me")
+            .await
+            .expect("rewritten request is allowed");
+        let authority = url.trim_start_matches("http://");
+        assert_eq!(body, format!("{authority} acme.pipedrive.com").as_bytes());
+    }
+
+    #[tokio::test]
+    async fn bodies_are_capped_in_size_and_time() {
+        let url = server().await;
+        let open = client(Vec::new(), true);
+        let err = fetch(&open, &format!("{url}/big"))
+            .await
+            .expect_err("too big");
+        assert_eq!(err, EgressError::BodyTooLarge(1024 * 1024));
+        let err = fetch(&open, &format!("{url}/stall"))
+            .await
+            .expect_err("stalls");
+        assert_eq!(err, EgressError::ResponseTimeout);
+    }
+}

@@ -71,3 +71,51 @@ async fn logs_never_carry_keys_or_tokens() {
     let signature = token.rsplit('.').next().unwrap();
     assert!(!text.contains(signature), "the jwtToken reached a log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_tokens_and_client_secrets_never_reach_a_log() {
+    use switchboard_tests::pipedrive::{API_TOKEN, CLIENT_SECRET, GOOD_CODE};
+    let logs = captured();
+    let (_dirs, mock, server) = switchboard_tests::start_pipedrive(&[]).await;
+    mock.set_login_expires_in(60); // every call refreshes first
+    let reply = server.oauth_callback("pipedrive", GOOD_CODE).await;
+    let token = reply.body["jwtToken"].as_str().unwrap().to_owned();
+    let created = server
+        .create(&token, &create_body("secret-1", json!(1), "note"))
+        .await;
+    assert_eq!(created.body["successful"], true, "{}", created.body);
+    mock.revoke_refresh_tokens();
+    mock.revoke_access_token("access-2");
+    let revoked = server
+        .create(&token, &create_body("secret-2", json!(1), "note"))
+        .await;
+    assert_eq!(
+        revoked.body["errorCode"], "CRM_SESSION_REVOKED",
+        "{}",
+        revoked.body
+    );
+    server
+        .post(
+            "/apiKeyLogin",
+            &json!({"platform": "pipedrive", "apiKey": API_TOKEN, "hostname": "testco.pipedrive.com"}),
+        )
+        .await;
+    server.stop().await;
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        text.contains("OAuth access token refreshed"),
+        "logs were captured"
+    );
+    for secret in [
+        "access-1",
+        "access-2",
+        "refresh-1",
+        "refresh-2",
+        CLIENT_SECRET,
+        API_TOKEN,
+        GOOD_CODE,
+    ] {
+        assert!(!text.contains(secret), "{secret} reached a log");
+    }
+}
