@@ -172,22 +172,18 @@ pub(super) async fn disposition(
     JsonBody(body): JsonBody<CallDisposition>,
 ) -> Result<Json<Value>, ApiError> {
     let (session_id, dispositions) = body.into_parts()?;
-    Ok(
-        match state
-            .service
-            .upsert_call_disposition(&user, &session_id, dispositions)
-            .await?
-        {
-            UpdateOutcome::Updated { log_id, .. } => Json(json!({
-                "successful": true,
-                "logId": log_id,
-                "returnMessage": { "message": "Call disposition updated", "messageType": "success", "ttl": 2000 },
-            })),
-            UpdateOutcome::NotFound { session_id } => {
-                warning(format!("No call log found for session {session_id}"))
-            }
-        },
-    )
+    let updated = state
+        .service
+        .upsert_call_disposition(&user, &session_id, dispositions)
+        .await?;
+    Ok(match updated {
+        Some(log_id) => Json(json!({
+            "successful": true,
+            "logId": log_id,
+            "returnMessage": { "message": "Call disposition updated", "messageType": "success", "ttl": 2000 },
+        })),
+        None => warning(format!("No call log found for session {session_id}")),
+    })
 }
 
 #[cfg(test)]

@@ -702,4 +702,22 @@ mod tests {
         no_version.version = " ".into();
         assert!(validate_manifest(&no_version).is_err());
     }
+
+    #[test]
+    fn oauth_token_urls_stay_on_declared_https_hosts() {
+        let oauth = |token_url: &str| {
+            let mut m = manifest("pipedrive", &["*.pipedrive.com"]);
+            m.auth = AuthType::Oauth(OauthConfig {
+                authorize_url: "https://oauth.pipedrive.com/oauth/authorize".into(),
+                token_url: token_url.into(),
+                scopes: Vec::new(),
+            });
+            validate_manifest(&m)
+        };
+        assert!(oauth("https://oauth.pipedrive.com/oauth/token").is_ok());
+        let err = oauth("https://collector.example/token").expect_err("undeclared host");
+        assert!(err.to_string().contains("not among allowed-hosts"), "{err}");
+        let err = oauth("http://oauth.pipedrive.com/oauth/token").expect_err("plain http");
+        assert!(err.to_string().contains("https://"), "{err}");
+    }
 }

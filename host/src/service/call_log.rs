@@ -240,17 +240,16 @@ impl Service {
     }
 
     /// Set the dispositions (deal, lead, …) of a logged call. `dispositions`
-    /// is a JSON object, passed to the adapter as it came.
+    /// is a JSON object, passed to the adapter as it came. Returns the CRM id
+    /// of the log, or `None` when this user has not logged the session.
     pub async fn upsert_call_disposition(
         &self,
         user: &User,
         session_id: &str,
         dispositions: String,
-    ) -> Result<UpdateOutcome, ServiceError> {
+    ) -> Result<Option<String>, ServiceError> {
         let Some(log_id) = self.logged_id(user, session_id).await? else {
-            return Ok(UpdateOutcome::NotFound {
-                session_id: session_id.to_owned(),
-            });
+            return Ok(None);
         };
         self.call_as(user, |adapter, context| {
             let request = UpsertCallDispositionRequest {
@@ -261,9 +260,6 @@ impl Service {
             async move { adapter.adapter.upsert_call_disposition(request).await }
         })
         .await?;
-        Ok(UpdateOutcome::Updated {
-            log_id,
-            updated_note: String::new(),
-        })
+        Ok(Some(log_id))
     }
 }

@@ -226,22 +226,20 @@ impl Service {
                 .await?;
             credential = StoredCredential::OAuth(fresh);
         }
-        match op(adapter.clone(), user_context(user, &credential)).await {
-            Err(CallError::Adapter(AdapterError::Unauthorized(_))) => {
-                let StoredCredential::OAuth(tokens) = &credential else {
-                    return Err(adapter_error(&user.platform)(CallError::Adapter(
-                        AdapterError::Unauthorized(String::new()),
-                    )));
-                };
-                let fresh = self
-                    .sessions
-                    .refresh(user, &adapter, &tokens.access_token, true)
-                    .await?;
-                op(adapter, user_context(user, &StoredCredential::OAuth(fresh)))
-                    .await
-                    .map_err(adapter_error(&user.platform))
-            }
-            other => other.map_err(adapter_error(&user.platform)),
-        }
+        let result = op(adapter.clone(), user_context(user, &credential)).await;
+        let tokens = match (&result, &credential) {
+            (
+                Err(CallError::Adapter(AdapterError::Unauthorized(_))),
+                StoredCredential::OAuth(tokens),
+            ) => tokens,
+            _ => return result.map_err(adapter_error(&user.platform)),
+        };
+        let fresh = self
+            .sessions
+            .refresh(user, &adapter, &tokens.access_token, true)
+            .await?;
+        op(adapter, user_context(user, &StoredCredential::OAuth(fresh)))
+            .await
+            .map_err(adapter_error(&user.platform))
     }
 }

@@ -59,41 +59,46 @@ impl SqliteStore {
 
     /// Fail on credentials sealed with another key; seal plaintext ones.
     async fn check_sealing(&self) -> anyhow::Result<()> {
-        let rows = sqlx::query(
-            "SELECT id, credential, refresh_token FROM users WHERE credential IS NOT NULL",
+        let key_ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT substr(credential, 4, 16) FROM users WHERE credential LIKE 'v1.%'
+             UNION
+             SELECT DISTINCT substr(refresh_token, 4, 16) FROM users WHERE refresh_token LIKE 'v1.%'",
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut sealed_now = 0;
-        for row in rows {
+        if let Some(other) = key_ids.iter().find(|id| *id != self.sealer.key_id()) {
+            anyhow::bail!(
+                "stored credentials were sealed with secret key {other}, but the configured \
+                 --secret-key is {}; start with the right key, or change keys with \
+                 `switchboard rotate-secret-key`",
+                self.sealer.key_id()
+            );
+        }
+        // Written by a version before sealing existed.
+        let plaintext = sqlx::query(
+            "SELECT id, credential, refresh_token FROM users
+             WHERE (credential IS NOT NULL AND credential NOT LIKE 'v1.%')
+                OR (refresh_token IS NOT NULL AND refresh_token NOT LIKE 'v1.%')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &plaintext {
             let id: String = row.try_get("id")?;
             for column in ["credential", "refresh_token"] {
-                let Some(value) = row.try_get::<Option<String>, _>(column)? else {
-                    continue;
-                };
-                match sealed_key_id(&value) {
-                    Some(key_id) if key_id == self.sealer.key_id() => {}
-                    Some(key_id) => anyhow::bail!(
-                        "stored credentials were sealed with secret key {key_id}, but the \
-                         configured --secret-key is {}; start with the right key, or change \
-                         keys with `switchboard rotate-secret-key`",
-                        self.sealer.key_id()
-                    ),
-                    None => {
-                        let sealed = self.sealer.seal(&value, &context(&id, column));
-                        sqlx::query(&format!("UPDATE users SET {column} = ?2 WHERE id = ?1"))
-                            .bind(&id)
-                            .bind(sealed)
-                            .execute(&self.pool)
-                            .await?;
-                        sealed_now += 1;
-                    }
+                let value: Option<String> = row.try_get(column)?;
+                if let Some(value) = value.filter(|v| sealed_key_id(v).is_none()) {
+                    let sealed = self.sealer.seal(&value, &context(&id, column));
+                    sqlx::query(&format!("UPDATE users SET {column} = ?2 WHERE id = ?1"))
+                        .bind(&id)
+                        .bind(sealed)
+                        .execute(&self.pool)
+                        .await?;
                 }
             }
         }
-        if sealed_now > 0 {
+        if !plaintext.is_empty() {
             tracing::info!(
-                credentials = sealed_now,
+                users = plaintext.len(),
                 "sealed credentials stored in plaintext by an older version"
             );
         }
