@@ -73,14 +73,33 @@ impl Recorded {
     }
 }
 
+/// How the mock misbehaves for one scripted request.
+#[derive(Debug, Clone)]
+pub enum Misbehaviour {
+    /// Answer with this status, headers and JSON body.
+    Answer {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Value,
+    },
+    /// Answer 200 with a body that is not JSON.
+    NotJson,
+    /// Never answer.
+    Stall,
+    /// Answer 200, then send the body one byte every 50 ms, forever.
+    Slowloris,
+    /// Answer 200, send part of the body, then break the connection.
+    Reset,
+}
+
 /// A scripted answer for the next request that matches.
 #[derive(Debug, Clone)]
 struct Scripted {
     method: Method,
     path_prefix: String,
-    status: StatusCode,
-    headers: Vec<(String, String)>,
-    body: Value,
+    /// Only a request whose body contains this matches.
+    body_contains: Option<String>,
+    misbehaviour: Misbehaviour,
 }
 
 #[derive(Debug)]
@@ -198,15 +217,35 @@ impl MockPipedrive {
         headers: &[(&str, &str)],
         body: Value,
     ) {
-        self.lock().scripted.push_back(Scripted {
-            method: method.parse().unwrap(),
-            path_prefix: path_prefix.into(),
-            status: StatusCode::from_u16(status).unwrap(),
+        let misbehaviour = Misbehaviour::Answer {
+            status,
             headers: headers
                 .iter()
                 .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
                 .collect(),
             body,
+        };
+        self.script(method, path_prefix, None, misbehaviour);
+    }
+
+    /// Misbehave for the next `method` request under `path_prefix` whose
+    /// body contains `marker`.
+    pub fn misbehave(&self, method: &str, path_prefix: &str, marker: &str, how: Misbehaviour) {
+        self.script(method, path_prefix, Some(marker.to_owned()), how);
+    }
+
+    fn script(
+        &self,
+        method: &str,
+        path_prefix: &str,
+        body_contains: Option<String>,
+        misbehaviour: Misbehaviour,
+    ) {
+        self.lock().scripted.push_back(Scripted {
+            method: method.parse().unwrap(),
+            path_prefix: path_prefix.into(),
+            body_contains,
+            misbehaviour,
         });
     }
 
@@ -304,21 +343,18 @@ async fn handle(
     let scripted = {
         let mut s = state.lock().unwrap();
         s.requests.push(recorded.clone());
-        let at = s
-            .scripted
-            .iter()
-            .position(|f| f.method == method && uri.path().starts_with(&f.path_prefix));
+        let text = String::from_utf8_lossy(&body);
+        let at = s.scripted.iter().position(|f| {
+            f.method == method
+                && uri.path().starts_with(&f.path_prefix)
+                && f.body_contains
+                    .as_ref()
+                    .is_none_or(|m| text.contains(m.as_str()))
+        });
         at.and_then(|i| s.scripted.remove(i))
     };
-    if let Some(answer) = scripted {
-        let mut response = (answer.status, axum::Json(answer.body)).into_response();
-        for (name, value) in answer.headers {
-            response.headers_mut().insert(
-                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                value.parse().unwrap(),
-            );
-        }
-        return response;
+    if let Some(scripted) = scripted {
+        return misbehave(scripted.misbehaviour).await;
     }
     if uri.path() == "/oauth/token" && method == Method::POST {
         return token(&state, &recorded).await;
@@ -422,6 +458,52 @@ async fn handle(
             ok(activity.clone())
         }
         _ => error(StatusCode::NOT_FOUND, "Unknown method ."),
+    }
+}
+
+async fn misbehave(how: Misbehaviour) -> Response {
+    use futures::StreamExt;
+    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+    match how {
+        Misbehaviour::Answer {
+            status,
+            headers,
+            body,
+        } => {
+            let mut response =
+                (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
+            for (name, value) in headers {
+                response.headers_mut().insert(
+                    axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            response
+        }
+        Misbehaviour::NotJson => {
+            (json, "<html><body>502 Bad Gateway</body></html>").into_response()
+        }
+        Misbehaviour::Stall => futures::future::pending().await,
+        Misbehaviour::Slowloris => {
+            let drip = futures::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from_static(b" ")), ()))
+            });
+            let body =
+                futures::stream::once(async { Ok(Bytes::from_static(b"{\"success\": true")) })
+                    .chain(drip);
+            (json, axum::body::Body::from_stream(body)).into_response()
+        }
+        Misbehaviour::Reset => {
+            let body = futures::stream::iter([
+                Ok(Bytes::from_static(b"{\"success\": true, \"da")),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "reset",
+                )),
+            ]);
+            (json, axum::body::Body::from_stream(body)).into_response()
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use super::egress::{EgressHooks, EgressPolicy};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -75,6 +76,45 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
+/// Measures the time a call spends running wasm, excluding time it spends
+/// in host calls (waiting on the CRM, on a clock, on storage), so that an
+/// adapter waiting on a slow CRM is bounded by the wall-clock limit, not
+/// charged CPU for it.
+#[derive(Debug)]
+pub(super) struct CpuMeter {
+    budget: Duration,
+    used: Duration,
+    running_since: Option<Instant>,
+}
+
+impl CpuMeter {
+    fn new(budget: Duration) -> Self {
+        Self {
+            budget,
+            used: Duration::ZERO,
+            running_since: None,
+        }
+    }
+
+    /// Wasm starts or resumes running.
+    pub(super) fn resume(&mut self) {
+        self.running_since.get_or_insert_with(Instant::now);
+    }
+
+    /// Wasm stops running (it returned, or called into the host).
+    pub(super) fn pause(&mut self) {
+        if let Some(since) = self.running_since.take() {
+            self.used += since.elapsed();
+        }
+    }
+
+    /// Whether the call has used its budget.
+    pub(super) fn exhausted(&self) -> bool {
+        let running = self.running_since.map_or(Duration::ZERO, |s| s.elapsed());
+        self.used + running >= self.budget
+    }
+}
+
 /// The `T` of `Store<T>` for adapter instances.
 pub(super) struct HostState {
     wasi: WasiCtx,
@@ -82,8 +122,8 @@ pub(super) struct HostState {
     table: ResourceTable,
     pub(super) hooks: EgressHooks,
     pub(super) limiter: MemoryLimiter,
-    /// Epoch ticks of CPU this call may still use.
-    pub(super) cpu_ticks_left: u64,
+    /// Time this call has spent running wasm.
+    pub(super) cpu: CpuMeter,
     env: Arc<AdapterEnv>,
 }
 
@@ -96,7 +136,7 @@ impl std::fmt::Debug for HostState {
 }
 
 impl HostState {
-    pub(super) fn new(env: Arc<AdapterEnv>, max_memory: usize, cpu_ticks: u64) -> Self {
+    pub(super) fn new(env: Arc<AdapterEnv>, max_memory: usize, cpu_budget: Duration) -> Self {
         // No preopened directories, no environment, no arguments, no sockets
         // and no name lookup: the adapter reaches the world only through
         // wasi:http and the egress hooks.
@@ -114,7 +154,7 @@ impl HostState {
                 max_bytes: max_memory,
                 refused: false,
             },
-            cpu_ticks_left: cpu_ticks,
+            cpu: CpuMeter::new(cpu_budget),
             env,
         }
     }
@@ -212,5 +252,25 @@ impl kv::Host for HostState {
             .increment(&env.platform, &key, delta)
             .await
             .map_err(|e| storage_failed(&env.platform, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CpuMeter;
+    use std::time::Duration;
+
+    #[test]
+    fn time_in_host_calls_is_not_charged() {
+        let mut meter = CpuMeter::new(Duration::from_millis(20));
+        meter.resume();
+        meter.pause();
+        // Waiting (paused) for longer than the budget costs nothing.
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!meter.exhausted());
+        meter.resume();
+        meter.resume(); // nested resumes keep the first start
+        std::thread::sleep(Duration::from_millis(25));
+        assert!(meter.exhausted(), "running time is charged");
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! Every call is bounded three ways:
 //! - CPU: epoch interruption. A ticker thread advances the epoch every
-//!   [`EPOCH_TICK`]; each tick the call yields to tokio and spends one tick of
-//!   its budget, and it is stopped when the budget is gone.
+//!   [`EPOCH_TICK`]; at each tick a running call yields to tokio, and it is
+//!   stopped once the time it has spent running wasm (measured with call
+//!   hooks, so time waiting in host calls does not count) exceeds its budget.
 //! - Wall clock: `tokio::time::timeout` around the whole call, which covers
 //!   time spent waiting on the CRM.
 //! - Memory: a `ResourceLimiter` on linear memory growth.
@@ -38,7 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
-    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+    CallHook, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
 
 /// How often the epoch advances: the granularity of the CPU deadline.
@@ -327,7 +328,6 @@ impl Runtime {
             return invalid("limits.max_concurrent_calls must be at least 1".into());
         }
         Ok(Limits {
-            cpu_ticks: (cpu.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
             cpu,
             wall,
             memory_bytes: memory_mib as usize * 1024 * 1024,
@@ -414,7 +414,6 @@ fn effective_hosts(
 
 #[derive(Debug, Clone, Copy)]
 struct Limits {
-    cpu_ticks: u64,
     cpu: Duration,
     wall: Duration,
     memory_bytes: usize,
@@ -548,20 +547,22 @@ impl Sandbox {
     }
 
     fn new_store(&self) -> Store<HostState> {
-        let state = HostState::new(
-            self.env.clone(),
-            self.limits.memory_bytes,
-            self.limits.cpu_ticks,
-        );
+        let state = HostState::new(self.env.clone(), self.limits.memory_bytes, self.limits.cpu);
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut ctx| {
-            let state = ctx.data_mut();
-            if state.cpu_ticks_left == 0 {
+        store.call_hook(|mut ctx, hook| {
+            let cpu = &mut ctx.data_mut().cpu;
+            match hook {
+                CallHook::CallingWasm | CallHook::ReturningFromHost => cpu.resume(),
+                CallHook::ReturningFromWasm | CallHook::CallingHost => cpu.pause(),
+            }
+            Ok(())
+        });
+        store.epoch_deadline_callback(|ctx| {
+            if ctx.data().cpu.exhausted() {
                 return Err(wasmtime::Error::new(CpuExhausted));
             }
-            state.cpu_ticks_left -= 1;
             Ok(UpdateDeadline::Yield(1))
         });
         store

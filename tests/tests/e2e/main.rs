@@ -6,7 +6,9 @@
 mod auth;
 mod call_log;
 mod logging;
+mod misbehaving_crm;
 mod persistence;
 mod pipedrive;
 mod reload;
 mod sandbox;
+mod tenancy;
