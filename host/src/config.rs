@@ -99,6 +99,10 @@ pub struct RuntimeConfig {
     #[arg(long, env = "SWITCHBOARD_ADAPTER_MEMORY_MIB", default_value_t = 64)]
     pub adapter_memory_mib: u32,
 
+    /// Outbound HTTP requests one adapter call may make; more are refused.
+    #[arg(long, env = "SWITCHBOARD_ADAPTER_MAX_REQUESTS", default_value_t = 100)]
+    pub adapter_max_requests: u32,
+
     /// Adapter instances alive at once, across all adapters. Calls beyond it
     /// are answered `ADAPTER_BUSY`.
     #[arg(long, env = "SWITCHBOARD_MAX_INSTANCES", default_value_t = 1000)]
@@ -201,6 +205,9 @@ impl RuntimeConfig {
         }
         if self.max_instances == 0 {
             return bad("--max-instances must be at least 1");
+        }
+        if self.adapter_max_requests == 0 {
+            return bad("--adapter-max-requests must be at least 1");
         }
         if self.egress_max_response_mib == 0 {
             return bad("--egress-max-response-mib must be at least 1");

@@ -144,6 +144,11 @@ fn adapter_failure(platform: &str, error: &CallError) -> ApiError {
             "EGRESS_DENIED",
             format!("{platform} adapter tried a request the host does not allow: {reason}"),
         ),
+        CallError::OutputTooLarge(_) => ApiError::new(
+            ok,
+            "ADAPTER_OUTPUT_TOO_LARGE",
+            format!("{platform} adapter failed: {error}"),
+        ),
         CallError::Busy => ApiError::new(
             ok,
             "ADAPTER_BUSY",

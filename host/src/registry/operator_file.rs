@@ -9,6 +9,7 @@
 //! timeout = "5s"              # wall clock per call
 //! memory_mib = 32             # at most the server's --adapter-memory-mib
 //! max_concurrent_calls = 50   # more are answered ADAPTER_BUSY
+//! max_requests = 20           # outbound HTTP requests per call
 //!
 //! [egress]
 //! allow_hosts = ["files.example.com"]   # allowed on top of the manifest's
@@ -76,6 +77,7 @@ struct Limits {
     timeout: Option<Duration>,
     memory_mib: Option<u32>,
     max_concurrent_calls: Option<u32>,
+    max_requests: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,6 +142,7 @@ pub(super) fn parse(
             timeout: file.limits.timeout,
             memory_mib: file.limits.memory_mib,
             max_concurrent_calls: file.limits.max_concurrent_calls,
+            max_requests: file.limits.max_requests,
         },
         egress: EgressOverrides {
             allow_hosts: file.egress.allow_hosts,

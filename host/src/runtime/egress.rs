@@ -20,14 +20,22 @@ pub struct EgressPolicy {
     platform: String,
     allowed: Vec<HostPattern>,
     client: EgressClient,
+    /// Requests one call may make.
+    max_requests: u32,
 }
 
 impl EgressPolicy {
-    pub fn new(platform: String, allowed: Vec<HostPattern>, client: EgressClient) -> Self {
+    pub fn new(
+        platform: String,
+        allowed: Vec<HostPattern>,
+        client: EgressClient,
+        max_requests: u32,
+    ) -> Self {
         Self {
             platform,
             allowed,
             client,
+            max_requests,
         }
     }
 
@@ -47,6 +55,8 @@ impl EgressPolicy {
 pub struct EgressHooks {
     policy: Arc<EgressPolicy>,
     denied: Arc<Mutex<Vec<String>>>,
+    /// Requests sent by this call so far.
+    sent: u32,
 }
 
 impl std::fmt::Debug for EgressHooks {
@@ -62,6 +72,7 @@ impl EgressHooks {
         Self {
             policy,
             denied: Arc::default(),
+            sent: 0,
         }
     }
 
@@ -129,10 +140,19 @@ impl WasiHttpHooks for EgressHooks {
         drop(fut);
         let policy = self.policy.clone();
         let uri = request.uri().clone();
-        if let Some(reason) = policy.check(uri.host().unwrap_or_default()) {
+        let refusal = policy.check(uri.host().unwrap_or_default()).or_else(|| {
+            (self.sent >= policy.max_requests).then(|| {
+                format!(
+                    "more than {} outbound requests in one call",
+                    policy.max_requests
+                )
+            })
+        });
+        if let Some(reason) = refusal {
             deny(&self.denied, &policy.platform, &uri, reason);
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        self.sent += 1;
         let denied = self.denied.clone();
         let asked = options.and_then(|o| o.first_byte_timeout);
         Box::new(async move {
@@ -172,7 +192,7 @@ mod tests {
             max_response_bytes: 1024,
         };
         let client = EgressClient::new(Vec::new(), false, limits).expect("client");
-        EgressPolicy::new("p".into(), allowed, client)
+        EgressPolicy::new("p".into(), allowed, client, 10)
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ mod bindings;
 pub mod cache;
 pub mod egress;
 mod host;
+pub mod output;
 
 pub use bindings::{
     AdapterError, AdapterManifest, AuthType, Call, CallLogCreated, CallLogDetails, CallLogUpdated,
@@ -33,6 +34,7 @@ use bindings::{AdapterWorldPre, Guest};
 use cache::{ArtifactCache, CacheOutcome};
 use egress::EgressPolicy;
 use host::{AdapterEnv, HostState};
+use output::Output;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -69,6 +71,9 @@ pub enum CallError {
     /// Too many adapter instances are running; try again.
     #[error("too many adapter calls in progress")]
     Busy,
+    /// The adapter's answer is larger than the host accepts.
+    #[error("adapter answered with {0}")]
+    OutputTooLarge(String),
 }
 
 /// Why a component could not be loaded as an adapter.
@@ -121,6 +126,8 @@ pub struct LimitOverrides {
     pub memory_mib: Option<u32>,
     /// Calls in progress at once; more are answered `ADAPTER_BUSY`.
     pub max_concurrent_calls: Option<u32>,
+    /// Outbound HTTP requests one call may make.
+    pub max_requests: Option<u32>,
 }
 
 /// The operator's changes to the manifest's `allowed-hosts`.
@@ -270,14 +277,14 @@ impl Runtime {
             .map_err(|e| LoadError::World(format!("{e:#}")))?;
 
         // Read the manifest in a sandbox with no network and no config.
+        let probe_limits = self.limits(&LimitOverrides::default())?;
         let probe = Arc::new(AdapterEnv {
             platform: "(loading)".into(),
             version: String::new(),
             config: BTreeMap::new(),
-            egress: Arc::new(self.egress_policy("(loading)", Vec::new())),
+            egress: Arc::new(self.egress_policy("(loading)", Vec::new(), &probe_limits)),
             kv: self.kv.clone(),
         });
-        let probe_limits = self.limits(&LimitOverrides::default())?;
         let manifest = Sandbox::new(pre.clone(), probe, probe_limits)
             .call("manifest", async |guest, store| {
                 guest.call_manifest(store).await.map(Ok::<_, AdapterError>)
@@ -291,7 +298,7 @@ impl Runtime {
             platform: manifest.platform.clone(),
             version: manifest.version.clone(),
             config: settings.config,
-            egress: Arc::new(self.egress_policy(&manifest.platform, allowed)),
+            egress: Arc::new(self.egress_policy(&manifest.platform, allowed, &limits)),
             kv: self.kv.clone(),
         });
         Ok((
@@ -303,8 +310,18 @@ impl Runtime {
         ))
     }
 
-    fn egress_policy(&self, platform: &str, allowed: Vec<HostPattern>) -> EgressPolicy {
-        EgressPolicy::new(platform.to_owned(), allowed, self.egress.clone())
+    fn egress_policy(
+        &self,
+        platform: &str,
+        allowed: Vec<HostPattern>,
+        limits: &Limits,
+    ) -> EgressPolicy {
+        EgressPolicy::new(
+            platform.to_owned(),
+            allowed,
+            self.egress.clone(),
+            limits.max_requests,
+        )
     }
 
     fn limits(&self, overrides: &LimitOverrides) -> Result<Limits, LoadError> {
@@ -327,11 +344,17 @@ impl Runtime {
         if overrides.max_concurrent_calls == Some(0) {
             return invalid("limits.max_concurrent_calls must be at least 1".into());
         }
+        if overrides.max_requests == Some(0) {
+            return invalid("limits.max_requests must be at least 1".into());
+        }
         Ok(Limits {
             cpu,
             wall,
             memory_bytes: memory_mib as usize * 1024 * 1024,
             max_concurrent_calls: overrides.max_concurrent_calls,
+            max_requests: overrides
+                .max_requests
+                .unwrap_or(self.config.adapter_max_requests),
         })
     }
 }
@@ -418,6 +441,7 @@ struct Limits {
     wall: Duration,
     memory_bytes: usize,
     max_concurrent_calls: Option<u32>,
+    max_requests: u32,
 }
 
 /// One loaded adapter version, ready to serve. Share it behind an `Arc`;
@@ -569,7 +593,7 @@ impl Sandbox {
     }
 
     /// Run one export in a fresh instance, within the call's limits.
-    async fn call<R>(
+    async fn call<R: Output>(
         &self,
         operation: &'static str,
         export: impl AsyncFnOnce(
@@ -585,7 +609,7 @@ impl Sandbox {
         result
     }
 
-    async fn call_within_limits<R>(
+    async fn call_within_limits<R: Output>(
         &self,
         operation: &'static str,
         export: impl AsyncFnOnce(
@@ -610,7 +634,10 @@ impl Sandbox {
         .await;
         let state = store.data();
         let result = match outcome {
-            Ok(Ok(Ok(value))) => return Ok(value),
+            Ok(Ok(Ok(value))) => match value.oversize() {
+                None => return Ok(value),
+                Some(why) => CallError::OutputTooLarge(why),
+            },
             Ok(Ok(Err(error))) => CallError::Adapter(error),
             Ok(Err(error)) => self.classify(&error, state),
             Err(_elapsed) => CallError::WallTimeout(self.limits.wall),

@@ -5,6 +5,7 @@
 
 mod auth;
 mod call_log;
+mod hostile;
 mod logging;
 mod misbehaving_crm;
 mod persistence;
