@@ -55,6 +55,18 @@ pub async fn serve(
             .await
             .context("opening the database")?,
     );
+    for key in store
+        .release_stale_reservations()
+        .await
+        .context("releasing reservations left by a previous process")?
+    {
+        tracing::warn!(
+            platform = %key.platform,
+            user = %key.user_id,
+            session = %key.session_id,
+            "released a create left pending by a previous process; the next create of this session calls the adapter again"
+        );
+    }
     let secret = auth::load_or_generate_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
     let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl);
     let cache = ArtifactCache::new(

@@ -156,6 +156,134 @@ pub fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// The server flags every test server gets (before its own `extra` flags).
+fn server_args(dirs: &Dirs) -> Vec<String> {
+    [
+        "switchboard",
+        "--plugins-dir",
+        &dirs.plugins.display().to_string(),
+        "--data-dir",
+        &dirs.data.display().to_string(),
+        "--jwt-secret",
+        JWT_SECRET,
+        "--adapter-timeout",
+        "3s",
+        "--adapter-cpu",
+        "500ms",
+        "--max-instances",
+        "64",
+        "--shutdown-grace",
+        "5s",
+        "--admin-token",
+        ADMIN_TOKEN,
+        "--reload-debounce",
+        "50ms",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// The environment variable that turns a test binary into a server process
+/// (see [`ChildServer`]); it holds the server's flags as a JSON array.
+pub const CHILD_SERVER_ARGS: &str = "SWITCHBOARD_TEST_CHILD_ARGS";
+
+/// A server in a process of its own, so a test can kill it with SIGKILL.
+///
+/// The process is this test binary again, running the test named by
+/// `entry` (an `#[ignore]`d test that calls [`run_child_server`]), with the
+/// flags in [`CHILD_SERVER_ARGS`]. It prints `LISTENING <addr>` once bound.
+#[derive(Debug)]
+pub struct ChildServer {
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl ChildServer {
+    /// Start a child server on `dirs` and wait (with a deadline) until ready.
+    pub async fn start(dirs: &Dirs, entry: &str) -> Self {
+        use std::io::BufRead;
+        let args = serde_json::to_string(&server_args(dirs)).unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                entry,
+                "--ignored",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(CHILD_SERVER_ARGS, args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let base = tokio::task::spawn_blocking(move || {
+            std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .find_map(|line| {
+                    // libtest prints `test NAME ... ` before it, on the same line.
+                    let at = line.find("LISTENING ")?;
+                    Some(format!("http://{}", line[at + "LISTENING ".len()..].trim()))
+                })
+        })
+        .await
+        .unwrap()
+        .expect("the child server printed its address");
+        let server = Self { base, child };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = client.get(format!("{}/healthz", server.base)).send().await
+                && r.status() == 200
+            {
+                return server;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "child server not ready within 60s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kill the process with SIGKILL: no shutdown, no flush, no goodbye.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of a child server's entry test: serve with the flags in
+/// [`CHILD_SERVER_ARGS`] until killed. Without the variable (an ordinary
+/// `--ignored` run) it returns at once.
+pub fn run_child_server() {
+    let Ok(args) = std::env::var(CHILD_SERVER_ARGS) else {
+        return;
+    };
+    let args: Vec<String> = serde_json::from_str(&args).unwrap();
+    let config = Cli::try_parse_from(args).unwrap().config;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        #[allow(clippy::print_stdout, reason = "the parent reads the address")]
+        {
+            println!("LISTENING {}", listener.local_addr().unwrap());
+        }
+        switchboard::serve(listener, config, std::future::pending())
+            .await
+            .unwrap();
+    });
+}
+
 #[derive(Parser)]
 struct Cli {
     #[command(flatten)]
@@ -184,30 +312,8 @@ impl TestServer {
     pub async fn start(dirs: &Dirs, extra: &[&str]) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let plugins = dirs.plugins.display().to_string();
-        let data = dirs.data.display().to_string();
-        let mut args = vec![
-            "switchboard",
-            "--plugins-dir",
-            &plugins,
-            "--data-dir",
-            &data,
-            "--jwt-secret",
-            JWT_SECRET,
-            "--adapter-timeout",
-            "3s",
-            "--adapter-cpu",
-            "500ms",
-            "--max-instances",
-            "64",
-            "--shutdown-grace",
-            "5s",
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--reload-debounce",
-            "50ms",
-        ];
-        args.extend_from_slice(extra);
+        let mut args = server_args(dirs);
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         let config = Cli::try_parse_from(args).unwrap().config;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(switchboard::serve(listener, config, async {

@@ -105,6 +105,30 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Release every `pending` reservation, returning their keys. A SQLite
+    /// database serves one process, so at start-up a pending row can only
+    /// belong to a create that died with the previous process: whether the
+    /// CRM record was made is unknown, and the next create of the session
+    /// calls the adapter again (adapters dedupe by session where their CRM
+    /// allows; testCRM does).
+    pub async fn release_stale_reservations(&self) -> anyhow::Result<Vec<CallLogKey>> {
+        let rows = sqlx::query(
+            "DELETE FROM call_logs WHERE state = 'pending'
+             RETURNING platform, user_id, session_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CallLogKey {
+                    platform: row.try_get("platform")?,
+                    user_id: row.try_get("user_id")?,
+                    session_id: row.try_get("session_id")?,
+                })
+            })
+            .collect()
+    }
+
     /// Re-seal every stored credential with `new`, in one transaction.
     /// Returns how many values were re-sealed. Run with the server stopped.
     pub async fn rotate_secret_key(&self, new: &Sealer) -> anyhow::Result<usize> {
@@ -534,6 +558,21 @@ mod tests {
         );
         // Releasing never drops a logged row.
         store.release_call_log(&key("s1")).await.expect("no-op");
+        // Start-up releases what a dead process left pending, and only that.
+        store
+            .reserve_call_log(&key("s3"), None, None)
+            .await
+            .expect("reserves");
+        let released = store.release_stale_reservations().await.expect("releases");
+        assert_eq!(released, [key("s3")]);
+        assert_eq!(
+            store
+                .call_logs("p", "u", &["s1".into(), "s3".into()])
+                .await
+                .expect("reads")
+                .len(),
+            1
+        );
         assert_eq!(
             store
                 .call_logs("p", "u", &["s1".into()])

@@ -10,6 +10,10 @@
 //!   user's id, the session id, the subject, the agent note, the composed
 //!   note body and the call details. Log ids come from the `next-log-id`
 //!   counter.
+//! - Creates are idempotent per user and session: `session/<user>/<session>`
+//!   holds the session's log id, written before the record. A create that
+//!   finds it returns that log (writing the record if a crash lost it), so a
+//!   create retried after the host died makes no second record.
 //! - The note body follows App Connect's testCRM:
 //!   `- Agent note: …`, `- Result: …`, `- Duration: 1 minute, 5 seconds`,
 //!   `- Call recording link: …`, one line each.
@@ -103,7 +107,21 @@ impl Adapter for TestCrm {
 
     fn create_call_log(request: CreateCallLogRequest) -> Result<CallLogCreated, AdapterError> {
         let call = request.call;
-        let log_id = kv::increment(LOG_ID_COUNTER, 1)?.to_string();
+        let index = session_key(&request.user.user_id, &call.session_id);
+        let log_id = match kv::get(&index)? {
+            Some(id) => {
+                let id = String::from_utf8_lossy(&id).into_owned();
+                if kv::get(&record_key(&id))?.is_some() {
+                    return Ok(CallLogCreated { log_id: id });
+                }
+                id
+            }
+            None => {
+                let id = kv::increment(LOG_ID_COUNTER, 1)?.to_string();
+                kv::set(&index, id.as_bytes())?;
+                id
+            }
+        };
         let contact_name = request.contact.name.clone().unwrap_or_default();
         let subject = call
             .custom_subject
@@ -194,6 +212,11 @@ export!(TestCrm);
 /// The key a call log is stored under.
 pub fn record_key(log_id: &str) -> String {
     format!("calllog/{log_id}")
+}
+
+/// The key of a session's log id.
+pub fn session_key(user_id: &str, session_id: &str) -> String {
+    format!("session/{user_id}/{session_id}")
 }
 
 /// Load a call log that belongs to `user`. Another user's log is "not found".

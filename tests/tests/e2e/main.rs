@@ -5,6 +5,7 @@
 
 mod auth;
 mod call_log;
+mod crash;
 mod hostile;
 mod logging;
 mod misbehaving_crm;
