@@ -156,42 +156,47 @@ pub fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-/// The server flags every test server gets (before its own `extra` flags).
-fn server_args(dirs: &Dirs) -> Vec<String> {
-    [
-        "switchboard",
-        "--plugins-dir",
-        &dirs.plugins.display().to_string(),
-        "--data-dir",
-        &dirs.data.display().to_string(),
-        "--jwt-secret",
-        JWT_SECRET,
-        "--adapter-timeout",
-        "3s",
-        "--adapter-cpu",
-        "500ms",
-        "--max-instances",
-        "64",
-        "--shutdown-grace",
-        "5s",
-        "--admin-token",
-        ADMIN_TOKEN,
-        "--reload-debounce",
-        "50ms",
-    ]
-    .map(str::to_owned)
-    .to_vec()
+/// The flags of a test server: the harness's defaults (`JWT_SECRET`,
+/// `ADMIN_TOKEN`, short timeouts), then `extra`, whose flags replace the
+/// defaults of the same name.
+fn server_args(dirs: &Dirs, extra: &[&str]) -> Vec<String> {
+    let plugins = dirs.plugins.display().to_string();
+    let data = dirs.data.display().to_string();
+    let defaults = [
+        ("--plugins-dir", plugins.as_str()),
+        ("--data-dir", data.as_str()),
+        ("--jwt-secret", JWT_SECRET),
+        ("--adapter-timeout", "3s"),
+        ("--adapter-cpu", "500ms"),
+        ("--max-instances", "64"),
+        ("--shutdown-grace", "5s"),
+        ("--admin-token", ADMIN_TOKEN),
+        ("--reload-debounce", "50ms"),
+    ];
+    let mut args = vec!["switchboard".to_owned()];
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            args.extend([flag.to_owned(), value.to_owned()]);
+        }
+    }
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args
 }
 
 /// The environment variable that turns a test binary into a server process
 /// (see [`ChildServer`]); it holds the server's flags as a JSON array.
 pub const CHILD_SERVER_ARGS: &str = "SWITCHBOARD_TEST_CHILD_ARGS";
 
-/// A server in a process of its own, so a test can kill it with SIGKILL.
+/// The name of the `#[ignore]`d test, in every test binary that starts
+/// [`ChildServer`]s, whose body is [`run_child_server`].
+pub const CHILD_ENTRY: &str = "switchboard_child";
+
+/// A server in a process of its own, so a test can signal or kill it.
 ///
-/// The process is this test binary again, running the test named by
-/// `entry` (an `#[ignore]`d test that calls [`run_child_server`]), with the
-/// flags in [`CHILD_SERVER_ARGS`]. It prints `LISTENING <addr>` once bound.
+/// The process is this test binary again, running the [`CHILD_ENTRY`] test
+/// with the flags in [`CHILD_SERVER_ARGS`]. It prints `LISTENING <addr>`
+/// once bound and shuts down gracefully on SIGTERM, as `switchboard serve`
+/// does.
 #[derive(Debug)]
 pub struct ChildServer {
     pub base: String,
@@ -200,9 +205,11 @@ pub struct ChildServer {
 
 impl ChildServer {
     /// Start a child server on `dirs` and wait (with a deadline) until ready.
-    pub async fn start(dirs: &Dirs, entry: &str) -> Self {
+    /// `extra` are more CLI flags.
+    pub async fn start(dirs: &Dirs, extra: &[&str]) -> Self {
         use std::io::BufRead;
-        let args = serde_json::to_string(&server_args(dirs)).unwrap();
+        let args = serde_json::to_string(&server_args(dirs, extra)).unwrap();
+        let entry = CHILD_ENTRY;
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
@@ -217,20 +224,26 @@ impl ChildServer {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        // Read the address, then keep draining: the child writes more (its
+        // test result) when it exits, and must not meet a closed pipe.
         let stdout = child.stdout.take().unwrap();
-        let base = tokio::task::spawn_blocking(move || {
-            std::io::BufReader::new(stdout)
+        let (found, address) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in std::io::BufReader::new(stdout)
                 .lines()
                 .map_while(Result::ok)
-                .find_map(|line| {
-                    // libtest prints `test NAME ... ` before it, on the same line.
-                    let at = line.find("LISTENING ")?;
-                    Some(format!("http://{}", line[at + "LISTENING ".len()..].trim()))
-                })
-        })
-        .await
-        .unwrap()
-        .expect("the child server printed its address");
+            {
+                // libtest prints `test NAME ... ` before it, on the same line.
+                if let Some(at) = line.find("LISTENING ")
+                    && let Some(found) = found.take()
+                {
+                    let _ =
+                        found.send(format!("http://{}", line[at + "LISTENING ".len()..].trim()));
+                }
+            }
+        });
+        let base = address.await.expect("the child server printed its address");
         let server = Self { base, child };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -253,12 +266,101 @@ impl ChildServer {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+
+    /// Send SIGTERM, as an init system stopping the service does.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    /// Wait (with a deadline) for the process to exit.
+    pub async fn wait_exit(&mut self, deadline: Duration) -> std::process::ExitStatus {
+        let until = Instant::now() + deadline;
+        loop {
+            if let Some(status) = self.exited() {
+                return status;
+            }
+            assert!(
+                Instant::now() < until,
+                "the server did not exit within {deadline:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 impl Drop for ChildServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl ChildServer {
+    /// Log in with an API key; returns the `jwtToken`.
+    pub async fn login(&self, platform: &str, api_key: &str) -> String {
+        let reply: Value = reqwest::Client::new()
+            .post(format!("{}/apiKeyLogin", self.base))
+            .json(&json!({"platform": platform, "apiKey": api_key, "hostname": "h"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reply["jwtToken"].as_str().unwrap().to_owned()
+    }
+}
+
+/// What a stream of creates saw.
+#[derive(Debug, Default)]
+pub struct Outcomes {
+    /// Sessions acknowledged `successful: true`, with their log ids.
+    pub acked: std::collections::BTreeMap<String, String>,
+    /// Sessions whose create got no answer (the server went away).
+    pub cut_off: std::collections::BTreeSet<String>,
+}
+
+/// Create sessions `<prefix>-0`, `<prefix>-1`, … one after another until
+/// the server stops answering, recording each outcome as it comes.
+pub async fn stream_creates(
+    base: String,
+    token: String,
+    prefix: String,
+    outcomes: Arc<std::sync::Mutex<Outcomes>>,
+) {
+    let client = reqwest::Client::new();
+    for i in 0..100_000 {
+        let session = format!("{prefix}-{i}");
+        let sent = client
+            .post(format!("{base}/callLog?jwtToken={token}"))
+            .json(&create_body(&session, json!(1), "stream"))
+            .send()
+            .await;
+        let reply: Option<Value> = match sent {
+            Ok(response) => response.json().await.ok(),
+            Err(_) => None,
+        };
+        let mut outcomes = outcomes.lock().unwrap();
+        match reply {
+            Some(body) if body["successful"] == true => {
+                let log_id = body["logId"].as_str().unwrap().to_owned();
+                outcomes.acked.insert(session, log_id);
+            }
+            Some(body) => panic!("{session}: {body}"),
+            None => {
+                outcomes.cut_off.insert(session);
+                return;
+            }
+        }
     }
 }
 
@@ -278,9 +380,13 @@ pub fn run_child_server() {
         {
             println!("LISTENING {}", listener.local_addr().unwrap());
         }
-        switchboard::serve(listener, config, std::future::pending())
-            .await
-            .unwrap();
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+        switchboard::serve(listener, config, async move {
+            terminate.recv().await;
+        })
+        .await
+        .unwrap();
     });
 }
 
@@ -312,9 +418,9 @@ impl TestServer {
     pub async fn start(dirs: &Dirs, extra: &[&str]) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut args = server_args(dirs);
-        args.extend(extra.iter().map(|a| (*a).to_owned()));
-        let config = Cli::try_parse_from(args).unwrap().config;
+        let config = Cli::try_parse_from(server_args(dirs, extra))
+            .unwrap()
+            .config;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(switchboard::serve(listener, config, async {
             let _ = rx.await;

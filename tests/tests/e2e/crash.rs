@@ -11,82 +11,22 @@
 //! it made one.
 
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_tests::{ChildServer, Dirs, artifacts, create_body, run_child_server};
-
-const ENTRY: &str = "crash::switchboard_child";
-
-/// Not a test: the server process the crash test starts and kills.
-#[test]
-#[ignore = "entry point of the child server process"]
-fn switchboard_child() {
-    run_child_server();
-}
-
-#[derive(Default)]
-struct Outcomes {
-    /// Sessions acknowledged `successful: true`, with their log ids.
-    acked: BTreeMap<String, String>,
-    /// Sessions whose create got no answer.
-    cut_off: BTreeSet<String>,
-}
-
-async fn login(base: &str) -> String {
-    let reply: Value = reqwest::Client::new()
-        .post(format!("{base}/apiKeyLogin"))
-        .json(&json!({"platform": "testCRM", "apiKey": "crash-key", "hostname": "h"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["jwtToken"].as_str().unwrap().to_owned()
-}
-
-/// Create sessions one after another until the server goes away.
-async fn stream(base: String, token: String, prefix: String, outcomes: Arc<Mutex<Outcomes>>) {
-    let client = reqwest::Client::new();
-    for i in 0..10_000 {
-        let session = format!("{prefix}-{i}");
-        let sent = client
-            .post(format!("{base}/callLog?jwtToken={token}"))
-            .json(&create_body(&session, json!(1), "crash"))
-            .send()
-            .await;
-        let reply: Option<Value> = match sent {
-            Ok(response) => response.json().await.ok(),
-            Err(_) => None,
-        };
-        let mut outcomes = outcomes.lock().unwrap();
-        match reply {
-            Some(body) if body["successful"] == true => {
-                outcomes
-                    .acked
-                    .insert(session, body["logId"].as_str().unwrap().to_owned());
-            }
-            Some(body) => panic!("{session}: {body}"),
-            None => {
-                outcomes.cut_off.insert(session);
-                return;
-            }
-        }
-    }
-}
+use switchboard_tests::{ChildServer, Dirs, Outcomes, artifacts, create_body, stream_creates};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     let dirs = Dirs::with_adapters(&[artifacts::TESTCRM]);
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));
     for round in 0..10 {
-        let server = ChildServer::start(&dirs, ENTRY).await;
-        let token = login(&server.base).await;
+        let server = ChildServer::start(&dirs, &[]).await;
+        let token = server.login("testCRM", "crash-key").await;
         let acked_before = outcomes.lock().unwrap().acked.len();
         let clients: Vec<_> = (0..4)
             .map(|c| {
-                tokio::spawn(stream(
+                tokio::spawn(stream_creates(
                     server.base.clone(),
                     token.clone(),
                     format!("r{round}-c{c}"),
@@ -109,8 +49,8 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
         }
     }
 
-    let server = ChildServer::start(&dirs, ENTRY).await;
-    let token = login(&server.base).await;
+    let server = ChildServer::start(&dirs, &[]).await;
+    let token = server.login("testCRM", "crash-key").await;
     let client = reqwest::Client::new();
     let find = |session: String| {
         let (client, base, token) = (client.clone(), server.base.clone(), token.clone());

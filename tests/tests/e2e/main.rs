@@ -7,10 +7,22 @@ mod auth;
 mod call_log;
 mod crash;
 mod hostile;
+mod hostile_input;
 mod logging;
 mod misbehaving_crm;
 mod persistence;
 mod pipedrive;
 mod reload;
 mod sandbox;
+mod shutdown;
 mod tenancy;
+
+/// Not a test: the server process that tests start as a [`ChildServer`] to
+/// signal or kill (see `switchboard_tests::CHILD_ENTRY`).
+///
+/// [`ChildServer`]: switchboard_tests::ChildServer
+#[test]
+#[ignore = "entry point of child server processes"]
+fn switchboard_child() {
+    switchboard_tests::run_child_server();
+}
