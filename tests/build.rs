@@ -22,6 +22,10 @@ const COMPONENTS: &[(&str, &str)] = &[
 /// `versioned` is built a second time with this version, as `VERSIONED_V2`.
 const VERSIONED_V2: &str = "2.0.0";
 
+/// `hostile` is built a second time claiming this platform, as `LIAR`: a
+/// manifest that lies.
+const LIAR_PLATFORM: &str = "testCRM";
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let workspace = manifest_dir.parent().expect("tests/ sits in the workspace");
@@ -36,7 +40,7 @@ fn main() {
     let artifacts = out_dir.join("components");
     std::fs::create_dir_all(&artifacts).expect("creating the components dir");
     let packages: Vec<&str> = COMPONENTS.iter().map(|(package, _)| *package).collect();
-    build(workspace, &target_dir, &packages, "1.0.0");
+    build(workspace, &target_dir, &packages, "1.0.0", "hostile");
 
     // Each component is copied under its own name: the second build of
     // `versioned` overwrites its build output.
@@ -60,8 +64,16 @@ fn main() {
     for (package, name) in COMPONENTS {
         record(package, name);
     }
-    build(workspace, &target_dir, &["versioned"], VERSIONED_V2);
+    build(
+        workspace,
+        &target_dir,
+        &["versioned"],
+        VERSIONED_V2,
+        "hostile",
+    );
     record("versioned", "VERSIONED_V2");
+    build(workspace, &target_dir, &["hostile"], "1.0.0", LIAR_PLATFORM);
+    record("hostile", "LIAR");
     std::fs::write(out_dir.join("artifacts.rs"), generated).expect("writing artifacts.rs");
 }
 
@@ -71,6 +83,7 @@ fn build(
     target_dir: &std::path::Path,
     packages: &[&str],
     version: &str,
+    hostile_platform: &str,
 ) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
@@ -79,6 +92,7 @@ fn build(
         .args(["build", "--target", "wasm32-wasip2", "--profile", "adapter"])
         .env("CARGO_TARGET_DIR", target_dir)
         .env("VERSIONED_FIXTURE_VERSION", version)
+        .env("HOSTILE_FIXTURE_PLATFORM", hostile_platform)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("RUSTC_WORKSPACE_WRAPPER");

@@ -56,6 +56,8 @@ pub struct LoadedAdapter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileStatus {
+    /// Seen, and its first load has not finished yet.
+    Loading,
     Serving,
     Refused,
     Unloaded,
@@ -408,10 +410,11 @@ pub async fn read_operator_file(path: &Path) -> Result<AdapterSettings, String> 
 
 fn status(path: &Path, state: &FileState) -> AdapterStatus {
     let file = path.display().to_string();
-    let status = match (&state.serving, state.removed) {
-        (Some(_), _) => FileStatus::Serving,
-        (None, true) => FileStatus::Unloaded,
-        (None, false) => FileStatus::Refused,
+    let status = match (&state.serving, state.removed, &state.last_error) {
+        (Some(_), _, _) => FileStatus::Serving,
+        (None, true, _) => FileStatus::Unloaded,
+        (None, false, Some(_)) => FileStatus::Refused,
+        (None, false, None) => FileStatus::Loading,
     };
     let serving = state.serving.as_deref();
     let manifest = serving.map(|a| a.adapter.manifest());

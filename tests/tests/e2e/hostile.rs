@@ -1,8 +1,7 @@
 //! The hostile adapter suite: each misbehaviour runs while 8 clients send
 //! real traffic to testCRM on the same host. Each hostile request gets its
 //! own clear `errorCode`, testCRM's traffic sees no error, and the host's
-//! memory stays bounded. (A manifest that claims a platform another file
-//! serves is refused at load: `reload::a_duplicate_platform_is_refused_deterministically`.)
+//! memory stays bounded.
 
 use serde_json::{Value, json};
 use switchboard_tests::{Dirs, MockCrm, Reply, TestServer, artifacts, create_body};
@@ -120,11 +119,24 @@ async fn every_hostile_adapter_fails_alone() {
         .collect();
     let million_query = format!("/contact?jwtToken={hostile}&phoneNumber=1000000");
     let many_query = format!("/contact?jwtToken={hostile}&phoneNumber=100000");
-    let (hostile_replies, million, many, crm_replies) = tokio::join!(
+    // A manifest that lies: another file claiming testCRM, dropped in.
+    let liar = async {
+        dirs.install(artifacts::LIAR, "liar.wasm");
+        server
+            .wait_for_file("liar.wasm", |e| e["status"] == "refused")
+            .await
+    };
+    let (hostile_replies, million, many, liar, crm_replies) = tokio::join!(
         futures::future::join_all(bodies.iter().map(|b| server.create(&hostile, b))),
         server.get(&million_query),
         server.get(&many_query),
+        liar,
         testcrm_traffic(&server, &crm_user, "ok"),
+    );
+    let reason = liar["lastError"].as_str().unwrap();
+    assert!(
+        reason.contains("platform testCRM is already served by") && reason.contains("testcrm.wasm"),
+        "{reason}"
     );
 
     let mut table = Vec::new();
@@ -152,6 +164,7 @@ async fn every_hostile_adapter_fails_alone() {
     }
     for reply in &crm_replies {
         assert_eq!(reply.body["successful"], true, "{}", reply.body);
+        assert_ne!(reply.body["logId"], "hostile-ok", "the liar never served");
     }
     assert_eq!(dirs.testcrm_records().await.len(), 40);
     assert_eq!(mock.hits(), 100, "the flood stopped at the per-call cap");
@@ -197,6 +210,8 @@ async fn a_slow_adapter_is_held_to_its_concurrency_limit() {
     for reply in &crm_replies {
         assert_eq!(reply.body["successful"], true, "{}", reply.body);
     }
+    let rss = peak_rss_mib();
+    assert!(rss < RSS_BOUND_MIB, "peak RSS {rss} MiB");
     // Refused calls released their sessions: they log once retried.
     let retry = replies
         .iter()
