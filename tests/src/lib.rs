@@ -103,6 +103,26 @@ impl Dirs {
         std::fs::remove_file(self.plugins.join(name)).unwrap();
     }
 
+    /// The keys an adapter stored under `prefix`, read straight from the
+    /// SQLite file, in order.
+    pub async fn kv_keys(&self, platform: &str, prefix: &str) -> Vec<String> {
+        let url = format!(
+            "sqlite://{}?mode=ro",
+            self.data.join("switchboard.db").display()
+        );
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let keys = sqlx::query_scalar(
+            "SELECT key FROM adapter_kv WHERE platform = ?1 AND key LIKE ?2 ORDER BY key",
+        )
+        .bind(platform)
+        .bind(format!("{prefix}%"))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        keys
+    }
+
     /// testCRM's stored call-log records, read straight from the SQLite file.
     pub async fn testcrm_records(&self) -> Vec<Value> {
         let url = format!(
@@ -305,18 +325,40 @@ impl Drop for ChildServer {
 }
 
 impl ChildServer {
-    /// Log in with an API key; returns the `jwtToken`.
-    pub async fn login(&self, platform: &str, api_key: &str) -> String {
-        let reply: Value = reqwest::Client::new()
-            .post(format!("{}/apiKeyLogin", self.base))
-            .json(&json!({"platform": platform, "apiKey": api_key, "hostname": "h"}))
+    /// `GET path_and_query`: the JSON body.
+    pub async fn get(&self, path_and_query: &str) -> Value {
+        let url = format!("{}{path_and_query}", self.base);
+        let response = reqwest::get(url).await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// `POST path_and_query` with a JSON body: the JSON body.
+    pub async fn post(&self, path_and_query: &str, body: &Value) -> Value {
+        let url = format!("{}{path_and_query}", self.base);
+        let response = reqwest::Client::new()
+            .post(url)
+            .json(body)
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// Log in with an API key; returns the `jwtToken`.
+    pub async fn login(&self, platform: &str, api_key: &str) -> String {
+        let body = json!({"platform": platform, "apiKey": api_key, "hostname": "h"});
+        let reply = self.post("/apiKeyLogin", &body).await;
         reply["jwtToken"].as_str().unwrap().to_owned()
+    }
+
+    /// The `GET /callLog` entry of one session.
+    pub async fn find(&self, token: &str, session_id: &str) -> Value {
+        let reply = self
+            .get(&format!(
+                "/callLog?jwtToken={token}&sessionIds={session_id}"
+            ))
+            .await;
+        reply["logs"][0].clone()
     }
 }
 
@@ -410,6 +452,15 @@ pub struct TestServer {
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+}
+
+impl Reply {
+    /// `returnMessage.message` (empty when there is none).
+    pub fn message(&self) -> &str {
+        self.body["returnMessage"]["message"]
+            .as_str()
+            .unwrap_or_default()
+    }
 }
 
 impl TestServer {

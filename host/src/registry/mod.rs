@@ -14,9 +14,11 @@
 //! keeps serving.
 //!
 //! Which file serves a platform claimed by two files is deterministic: the
-//! file already serving it keeps it; at start-up the first by file name wins.
-//! When the serving file is removed, the first refused claimant by file name
-//! is loaded again.
+//! file already serving it keeps it. At start-up a file named for the
+//! platform (`testcrm.wasm` for `testCRM`, case ignored) wins, then the
+//! first by file name, so a file whose manifest lies about its platform
+//! cannot take it over by sorting first. When the serving file is removed,
+//! the first refused claimant by file name is loaded again.
 
 mod operator_file;
 pub mod watch;
@@ -235,6 +237,8 @@ impl Registry {
                 Some(event) => deferred.push(event),
             }
         }
+        let mut pending: Vec<_> = pending.into_iter().collect();
+        pending.sort_by_key(|(file, result)| !named_for_its_platform(file, result));
         for (file, result) in pending {
             let generation = self.generation(&file);
             self.apply(file, generation, result);
@@ -400,6 +404,17 @@ impl Registry {
             self.begin_load(path, compile_slots);
         }
     }
+}
+
+/// Whether a loaded file is named for the platform it claims.
+fn named_for_its_platform(file: &Path, result: &Result<Box<LoadedAdapter>, String>) -> bool {
+    let stem = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    result
+        .as_ref()
+        .is_ok_and(|a| a.adapter.manifest().platform.eq_ignore_ascii_case(stem))
 }
 
 /// Read and check an operator file (`NAME.toml`); a missing file is the

@@ -10,7 +10,7 @@
 //! by session, so that call returns the record the cut-off create made, if
 //! it made one.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,23 +51,6 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
 
     let server = ChildServer::start(&dirs, &[]).await;
     let token = server.login("testCRM", "crash-key").await;
-    let client = reqwest::Client::new();
-    let find = |session: String| {
-        let (client, base, token) = (client.clone(), server.base.clone(), token.clone());
-        async move {
-            let reply: Value = client
-                .get(format!(
-                    "{base}/callLog?jwtToken={token}&sessionIds={session}"
-                ))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            reply["logs"][0].clone()
-        }
-    };
     let (acked, cut_off) = {
         let outcomes = outcomes.lock().unwrap();
         (outcomes.acked.clone(), outcomes.cut_off.clone())
@@ -79,7 +62,7 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
         cut_off.len()
     );
     for (session, log_id) in &acked {
-        let log = find(session.clone()).await;
+        let log = server.find(&token, session).await;
         assert_eq!(
             log["matched"], true,
             "acknowledged {session} was lost: {log}"
@@ -89,21 +72,20 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
 
     // Creates the crash cut off log exactly once when retried.
     for session in &cut_off {
-        let reply: Value = client
-            .post(format!("{}/callLog?jwtToken={token}", server.base))
-            .json(&create_body(session, json!(1), "retried"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let path = format!("/callLog?jwtToken={token}");
+        let reply = server
+            .post(&path, &create_body(session, json!(1), "retried"))
+            .await;
         let logged = reply["successful"] == true
             || reply["returnMessage"]["message"]
                 .as_str()
                 .is_some_and(|m| m.starts_with("Existing log"));
         assert!(logged, "{session}: {reply}");
-        assert_eq!(find(session.clone()).await["matched"], true, "{session}");
+        assert_eq!(
+            server.find(&token, session).await["matched"],
+            true,
+            "{session}"
+        );
     }
     drop(server);
 

@@ -81,7 +81,7 @@ async fn every_misbehaviour_gets_a_bounded_clear_answer() {
         assert_eq!(reply.status, 200, "{case}: {}", reply.body);
         assert_eq!(reply.body["successful"], false, "{case}: {}", reply.body);
         assert_eq!(reply.body["errorCode"], *code, "{case}: {}", reply.body);
-        let message = reply.body["returnMessage"]["message"].as_str().unwrap();
+        let message = reply.message();
         assert!(message.contains(words), "{case}: {message}");
     }
     for reply in &crm_replies {
@@ -100,14 +100,7 @@ async fn every_misbehaviour_gets_a_bounded_clear_answer() {
         assert_eq!(reply.body["successful"], true, "{case}: {}", reply.body);
         let again = server.create(&token, &body).await;
         assert_eq!(again.body["successful"], false, "{case}: {}", again.body);
-        assert!(
-            again.body["returnMessage"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("Existing log"),
-            "{}",
-            again.body
-        );
+        assert!(again.message().contains("Existing log"), "{}", again.body);
     }
     assert_eq!(
         mock.activities().len(),

@@ -346,10 +346,7 @@ async fn pipedrive_errors_become_clear_answers() {
         .await;
     assert_failed(&limited, "RATE_LIMITED");
     assert!(
-        limited.body["returnMessage"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("retry after 30 seconds"),
+        limited.message().contains("retry after 30 seconds"),
         "{}",
         limited.body
     );
@@ -371,10 +368,7 @@ async fn pipedrive_errors_become_clear_answers() {
         .await;
     assert_failed(&missing, "CRM_ERROR");
     assert!(
-        missing.body["returnMessage"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("HTTP 404: Person not found"),
+        missing.message().contains("HTTP 404: Person not found"),
         "{}",
         missing.body
     );
@@ -513,7 +507,7 @@ async fn hosts_outside_the_manifest_are_denied() {
             )
             .await;
         assert_failed(&reply, "EGRESS_DENIED");
-        let message = reply.body["returnMessage"]["message"].as_str().unwrap();
+        let message = reply.message();
         assert!(
             message.contains("not in the adapter's allowed hosts"),
             "{message}"

@@ -96,24 +96,9 @@ async fn sigterm_under_load_finishes_in_flight_work_and_refuses_new() {
     // Everything acknowledged before and during the shutdown was kept.
     let acked = outcomes.lock().unwrap().acked.clone();
     let server = ChildServer::start(&dirs, &extra).await;
-    let client = reqwest::Client::new();
     for (session, log_id) in &acked {
-        let reply: Value = client
-            .get(format!(
-                "{}/callLog?jwtToken={crm}&sessionIds={session}",
-                server.base
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(
-            reply["logs"][0]["logId"],
-            log_id.as_str(),
-            "{session}: {reply}"
-        );
+        let log = server.find(&crm, session).await;
+        assert_eq!(log["logId"], log_id.as_str(), "{session}: {log}");
     }
 }
 
