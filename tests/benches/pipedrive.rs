@@ -48,13 +48,9 @@ async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let creates = if quick { 20 } else { 1000 };
     let (_dirs, mock, server) = start_pipedrive(&[]).await;
-    let login = server
-        .post(
-            "/apiKeyLogin",
-            &json!({"platform": "pipedrive", "apiKey": API_TOKEN, "hostname": "testco.pipedrive.com"}),
-        )
+    let token = server
+        .login_at("pipedrive", API_TOKEN, "testco.pipedrive.com")
         .await;
-    let token = login.body["jwtToken"].as_str().unwrap().to_owned();
     // Warm up: compile caches, the activity-type cache, pools.
     for i in 0..20 {
         server

@@ -627,12 +627,17 @@ impl TestServer {
         }
     }
 
-    /// Log in with an API key; returns the `jwtToken`.
+    /// Log in with an API key at `crm.example`; returns the `jwtToken`.
     pub async fn login(&self, platform: &str, api_key: &str) -> String {
+        self.login_at(platform, api_key, "crm.example").await
+    }
+
+    /// Log in with an API key at `hostname`; returns the `jwtToken`.
+    pub async fn login_at(&self, platform: &str, api_key: &str, hostname: &str) -> String {
         let reply = self
             .post(
                 "/apiKeyLogin",
-                &json!({"platform": platform, "apiKey": api_key, "hostname": "crm.example"}),
+                &json!({"platform": platform, "apiKey": api_key, "hostname": hostname}),
             )
             .await;
         assert_eq!(reply.status, 200, "login failed: {}", reply.body);

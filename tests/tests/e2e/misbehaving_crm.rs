@@ -10,13 +10,9 @@ use switchboard_tests::{create_body, start_pipedrive};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_misbehaviour_gets_a_bounded_clear_answer() {
     let (dirs, mock, server) = start_pipedrive(&[]).await;
-    let login = server
-        .post(
-            "/apiKeyLogin",
-            &json!({"platform": "pipedrive", "apiKey": API_TOKEN, "hostname": "testco.pipedrive.com"}),
-        )
+    let token = server
+        .login_at("pipedrive", API_TOKEN, "testco.pipedrive.com")
         .await;
-    let token = login.body["jwtToken"].as_str().unwrap().to_owned();
     let crm_user = server.login("testCRM", "key-1").await;
 
     let answer = |status: u16, headers: &[(&str, &str)], error: &str| Misbehaviour::Answer {

@@ -7,14 +7,9 @@ use switchboard_tests::pipedrive::{API_TOKEN, CLIENT_ID, CLIENT_SECRET, GOOD_COD
 use switchboard_tests::{Dirs, Reply, TestServer, create_body, start_pipedrive};
 
 async fn api_key_login(server: &TestServer) -> String {
-    let reply = server
-        .post(
-            "/apiKeyLogin",
-            &json!({"platform": "pipedrive", "apiKey": API_TOKEN, "hostname": "testco.pipedrive.com"}),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.body["jwtToken"].as_str().unwrap().to_owned()
+    server
+        .login_at("pipedrive", API_TOKEN, "testco.pipedrive.com")
+        .await
 }
 
 async fn oauth_login(server: &TestServer) -> String {
