@@ -1,7 +1,13 @@
-//! The cost of one adapter operation through the runtime: a fresh `Store`
-//! and instance from the adapter's `InstancePre`, then the call, for
-//! testCRM's `create-call-log`. Key-value storage is an in-memory map here,
-//! so the figure is the sandbox's cost, not SQLite's.
+//! The cost of one adapter operation, testCRM's `create-call-log`, three ways:
+//!
+//! - **native**: testCRM's own Rust code (`testcrm::create_call_log`) called
+//!   directly over an in-memory map, with no sandbox: the floor;
+//! - **sandboxed**: through the runtime as production runs it, a fresh
+//!   `Store` and instance from the adapter's `InstancePre`, then the call;
+//! - **instantiate**: the fresh instance alone, with no call.
+//!
+//! Key-value storage is an in-memory map on both sides, so the difference is
+//! the sandbox's cost, not SQLite's.
 //!
 //! `cargo bench -p switchboard-tests --bench dispatch`
 
@@ -10,32 +16,49 @@
 use clap::Parser;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::HashMap;
+use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use switchboard::config::RuntimeConfig;
-use switchboard::runtime::{
-    AdapterKv, Call, ContactRef, CreateCallLogRequest, Credential, Direction, Party, Runtime,
-    UserContext,
-};
+use switchboard::runtime::{self, AdapterKv, Runtime};
+use switchboard_adapter as guest;
 use switchboard_tests::artifacts;
 
+/// A map of (platform, key) to value, behind a lock like a real store.
 #[derive(Debug, Default)]
 struct MemoryKv(Mutex<HashMap<(String, String), Vec<u8>>>);
 
-#[async_trait::async_trait]
-impl AdapterKv for MemoryKv {
-    async fn get(&self, platform: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self
-            .0
+impl MemoryKv {
+    fn get(&self, platform: &str, key: &str) -> Option<Vec<u8>> {
+        self.0
             .lock()
             .unwrap()
             .get(&(platform.into(), key.into()))
-            .cloned())
+            .cloned()
     }
-    async fn set(&self, platform: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
+    fn set(&self, platform: &str, key: &str, value: &[u8]) {
         self.0
             .lock()
             .unwrap()
             .insert((platform.into(), key.into()), value.to_vec());
+    }
+    fn increment(&self, platform: &str, key: &str, delta: i64) -> i64 {
+        let mut map = self.0.lock().unwrap();
+        let slot = map
+            .entry((platform.into(), key.into()))
+            .or_insert_with(|| b"0".to_vec());
+        let next = String::from_utf8_lossy(slot).parse::<i64>().unwrap_or(0) + delta;
+        *slot = next.to_string().into_bytes();
+        next
+    }
+}
+
+#[async_trait::async_trait]
+impl AdapterKv for MemoryKv {
+    async fn get(&self, platform: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(MemoryKv::get(self, platform, key))
+    }
+    async fn set(&self, platform: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        MemoryKv::set(self, platform, key, value);
         Ok(())
     }
     async fn delete(&self, platform: &str, key: &str) -> anyhow::Result<()> {
@@ -46,13 +69,21 @@ impl AdapterKv for MemoryKv {
         Ok(())
     }
     async fn increment(&self, platform: &str, key: &str, delta: i64) -> anyhow::Result<i64> {
-        let mut map = self.0.lock().unwrap();
-        let slot = map
-            .entry((platform.into(), key.into()))
-            .or_insert_with(|| b"0".to_vec());
-        let next = String::from_utf8_lossy(slot).parse::<i64>().unwrap_or(0) + delta;
-        *slot = next.to_string().into_bytes();
-        Ok(next)
+        Ok(MemoryKv::increment(self, platform, key, delta))
+    }
+}
+
+/// The same map, as testCRM's native storage.
+impl testcrm::Storage for MemoryKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, guest::kv::KvError> {
+        Ok(MemoryKv::get(self, testcrm::PLATFORM, key))
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), guest::kv::KvError> {
+        MemoryKv::set(self, testcrm::PLATFORM, key, value);
+        Ok(())
+    }
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, guest::kv::KvError> {
+        Ok(MemoryKv::increment(self, testcrm::PLATFORM, key, delta))
     }
 }
 
@@ -62,7 +93,11 @@ struct Cli {
     runtime: RuntimeConfig,
 }
 
-fn request() -> CreateCallLogRequest {
+const SESSION: &str = "4503991004";
+
+/// The reference call (see `../shared/examples`) as the host passes it.
+fn sandboxed_request(session_id: String) -> runtime::CreateCallLogRequest {
+    use runtime::*;
     CreateCallLogRequest {
         user: UserContext {
             user_id: "test-1".into(),
@@ -72,7 +107,46 @@ fn request() -> CreateCallLogRequest {
         },
         call: Call {
             id: "X2AvJPtwNQbNQA".into(),
-            session_id: "4503991004".into(),
+            session_id,
+            telephony_session_id: Some("s-9a03590172ea4d39a7cf7d5b6dba6a3b".into()),
+            direction: Direction::Inbound,
+            start_time: 1_536_672_249_000,
+            duration_seconds: 65,
+            result: "Accepted".into(),
+            from: Party {
+                phone_number: Some("+16504445566".into()),
+                name: Some("John Smith".into()),
+            },
+            to: Party {
+                phone_number: Some("+18662019834".into()),
+                name: Some("Jane Smith".into()),
+            },
+            recording_link: Some("https://app.ringcentral.com/recordings/1001".into()),
+            custom_subject: None,
+        },
+        contact: ContactRef {
+            id: "42".into(),
+            contact_type: None,
+            name: Some("John Smith".into()),
+        },
+        note: Some("Discussed renewal".into()),
+        additional_submission: None,
+    }
+}
+
+/// The same request in the guest SDK's types.
+fn native_request(session_id: String) -> guest::CreateCallLogRequest {
+    use guest::*;
+    CreateCallLogRequest {
+        user: UserContext {
+            user_id: "test-1".into(),
+            hostname: "crm.example".into(),
+            credential: Credential::ApiKey("key".into()),
+            timezone: None,
+        },
+        call: Call {
+            id: "X2AvJPtwNQbNQA".into(),
+            session_id,
             telephony_session_id: Some("s-9a03590172ea4d39a7cf7d5b6dba6a3b".into()),
             direction: Direction::Inbound,
             start_time: 1_536_672_249_000,
@@ -105,17 +179,37 @@ fn dispatch(c: &mut Criterion) {
         .build()
         .unwrap();
     let config = Cli::try_parse_from(["bench"]).unwrap().runtime;
-    let runtime = Runtime::new(&config, Arc::new(MemoryKv::default()), None).unwrap();
+    let kv = Arc::new(MemoryKv::default());
+    let runtime = Runtime::new(&config, kv.clone(), None).unwrap();
     let bytes = std::fs::read(artifacts::TESTCRM).unwrap();
     let (adapter, _) = rt
         .block_on(runtime.load(bytes, "bench", Default::default()))
         .unwrap();
-    let request = request();
-    c.bench_function("testcrm create-call-log, fresh instance + call", |b| {
-        b.to_async(&rt).iter(|| async {
-            adapter.create_call_log(request.clone()).await.unwrap();
+
+    // Every iteration creates a new session's record, the production case
+    // (a repeated session would take testCRM's shorter idempotent path).
+    let mut group = c.benchmark_group("testcrm create-call-log");
+    let mut n = 0u64;
+    group.bench_function("native", |b| {
+        b.iter(|| {
+            n += 1;
+            let request = native_request(format!("{SESSION}-{n}"));
+            black_box(testcrm::create_call_log(kv.as_ref(), request).unwrap());
         });
     });
+    group.bench_function("sandboxed: fresh instance + call", |b| {
+        b.to_async(&rt).iter(|| {
+            n += 1;
+            let request = sandboxed_request(format!("{SESSION}-{n}"));
+            let adapter = &adapter;
+            async move { black_box(adapter.create_call_log(request).await.unwrap()) }
+        });
+    });
+    group.bench_function("instantiate only", |b| {
+        b.to_async(&rt)
+            .iter(|| async { adapter.instantiate().await.unwrap() });
+    });
+    group.finish();
 }
 
 criterion_group!(benches, dispatch);

@@ -116,6 +116,8 @@ struct State {
     login_expires_in: u64,
     /// How long the token endpoint takes to answer a refresh.
     refresh_delay: Duration,
+    /// How long every API request (not the token endpoint) takes to answer.
+    api_delay: Duration,
 }
 
 /// A running mock Pipedrive.
@@ -152,6 +154,7 @@ impl MockPipedrive {
             scripted: VecDeque::new(),
             login_expires_in: 3600,
             refresh_delay: Duration::ZERO,
+            api_delay: Duration::ZERO,
         }));
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = connections.clone();
@@ -259,6 +262,11 @@ impl MockPipedrive {
         self.lock().refresh_delay = delay;
     }
 
+    /// Every API request takes this long to answer: a slow CRM.
+    pub fn set_api_delay(&self, delay: Duration) {
+        self.lock().api_delay = delay;
+    }
+
     /// The access token stops working (as when Pipedrive revokes it early).
     pub fn revoke_access_token(&self, token: &str) {
         self.lock().access_tokens.remove(token);
@@ -340,7 +348,7 @@ async fn handle(
         headers: headers.clone(),
         body: parsed.clone(),
     };
-    let scripted = {
+    let (scripted, api_delay) = {
         let mut s = state.lock().unwrap();
         s.requests.push(recorded.clone());
         let text = String::from_utf8_lossy(&body);
@@ -351,7 +359,7 @@ async fn handle(
                     .as_ref()
                     .is_none_or(|m| text.contains(m.as_str()))
         });
-        at.and_then(|i| s.scripted.remove(i))
+        (at.and_then(|i| s.scripted.remove(i)), s.api_delay)
     };
     if let Some(scripted) = scripted {
         return misbehave(scripted.misbehaviour).await;
@@ -359,6 +367,7 @@ async fn handle(
     if uri.path() == "/oauth/token" && method == Method::POST {
         return token(&state, &recorded).await;
     }
+    tokio::time::sleep(api_delay).await;
     if !authorized(&state, &recorded) {
         return error(StatusCode::UNAUTHORIZED, "unauthorized access");
     }

@@ -4,6 +4,11 @@
 //!   and every adapter under `plugins/` at `target/plugins/<crate>.wasm`.
 //! - `cargo xtask run [-- FLAGS]`: build, then `switchboard serve
 //!   --plugins-dir target/plugins [FLAGS]`.
+//! - `cargo xtask bench [-- --quick]`: every benchmark. The criterion and
+//!   in-process benches (`cargo bench -p switchboard-tests`), then the load
+//!   and scale benches (`switchboard-bench all`) against the release server.
+//!   `--quick` runs each once at a tiny size, as CI does, so they stay
+//!   working; the figures it prints mean nothing.
 //! - `cargo xtask test [-- ARGS]`: the whole test suite. Adapter crates
 //!   (plugins and test fixtures) are components: their `cdylib` cannot link
 //!   for the host, so their unit tests run as `--lib` only, and everything
@@ -40,7 +45,10 @@ fn main() -> Result<()> {
             run(&mut serve)
         }
         "test" => test(&root, &rest),
-        _ => bail!("usage: cargo xtask <build | run [-- serve flags] | test [-- cargo test args]>"),
+        "bench" => bench(&root, &rest),
+        _ => bail!(
+            "usage: cargo xtask <build | run [-- serve flags] | test [-- cargo test args] | bench [-- --quick]>"
+        ),
     }
 }
 
@@ -181,6 +189,32 @@ fn run_tests(command: &mut Command, totals: &mut Totals) -> Result<()> {
         bail!("{command:?} failed: {status}");
     }
     Ok(())
+}
+
+fn bench(root: &Path, args: &[String]) -> Result<()> {
+    ensure_wasm_target()?;
+    let quick: &[&str] = if args.iter().any(|a| a == "--quick") {
+        &["--quick"]
+    } else {
+        &[]
+    };
+    // Criterion takes `--quick` as "fewer samples"; the others as "smaller".
+    run(Command::new(cargo())
+        .current_dir(root)
+        .args(["bench", "-p", "switchboard-tests", "--"])
+        .args(quick))?;
+    run(Command::new(cargo()).current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "switchboard",
+        "-p",
+        "switchboard-bench",
+    ]))?;
+    run(Command::new(root.join("target/release/switchboard-bench"))
+        .current_dir(root)
+        .args(["all", "--server", "target/release/switchboard"])
+        .args(quick))
 }
 
 fn build(root: &Path) -> Result<()> {

@@ -17,12 +17,17 @@
 //! - The note body follows App Connect's testCRM:
 //!   `- Agent note: …`, `- Result: …`, `- Duration: 1 minute, 5 seconds`,
 //!   `- Call recording link: …`, one line each.
+//!
+//! The logic is written against [`Storage`], so the dispatch benchmark can
+//! run exactly this code natively (over a map) as the floor the sandboxed
+//! call is measured against.
 
 use serde::{Deserialize, Serialize};
 use switchboard_adapter::{
     Adapter, AdapterError, AdapterManifest, AuthType, CallLogCreated, CallLogDetails,
     CallLogUpdated, CreateCallLogRequest, Credential, Direction, GetCallLogRequest, LoginRequest,
-    UpdateCallLogRequest, UpsertCallDispositionRequest, UserContext, UserInfo, export, kv,
+    UpdateCallLogRequest, UpsertCallDispositionRequest, UserContext, UserInfo,
+    kv::{self, KvError},
 };
 
 /// The platform name this adapter serves.
@@ -106,56 +111,7 @@ impl Adapter for TestCrm {
     }
 
     fn create_call_log(request: CreateCallLogRequest) -> Result<CallLogCreated, AdapterError> {
-        let call = request.call;
-        let index = session_key(&request.user.user_id, &call.session_id);
-        let log_id = match kv::get(&index)? {
-            Some(id) => {
-                let id = String::from_utf8_lossy(&id).into_owned();
-                if kv::get(&record_key(&id))?.is_some() {
-                    return Ok(CallLogCreated { log_id: id });
-                }
-                id
-            }
-            None => {
-                let id = kv::increment(LOG_ID_COUNTER, 1)?.to_string();
-                kv::set(&index, id.as_bytes())?;
-                id
-            }
-        };
-        let contact_name = request.contact.name.clone().unwrap_or_default();
-        let subject = call
-            .custom_subject
-            .clone()
-            .unwrap_or_else(|| match call.direction {
-                Direction::Inbound => format!("Inbound call from {contact_name}"),
-                Direction::Outbound => format!("Outbound call to {contact_name}"),
-            });
-        let mut record = CallLogRecord {
-            log_id: log_id.clone(),
-            user_id: request.user.user_id,
-            session_id: call.session_id,
-            subject,
-            agent_note: request.note.filter(|n| !n.is_empty()),
-            note: String::new(),
-            contact: ContactRecord {
-                id: request.contact.id,
-                name: request.contact.name,
-                contact_type: request.contact.contact_type,
-            },
-            direction: match call.direction {
-                Direction::Inbound => "Inbound".into(),
-                Direction::Outbound => "Outbound".into(),
-            },
-            start_time: call.start_time,
-            duration_seconds: call.duration_seconds,
-            result: call.result,
-            recording_link: call.recording_link,
-            additional_submission: request.additional_submission,
-            dispositions: None,
-        };
-        record.compose_note();
-        kv::set_json(&record_key(&log_id), &record)?;
-        Ok(CallLogCreated { log_id })
+        create_call_log(&HostKv, request)
     }
 
     fn get_call_log(request: GetCallLogRequest) -> Result<CallLogDetails, AdapterError> {
@@ -207,7 +163,97 @@ impl Adapter for TestCrm {
     }
 }
 
-export!(TestCrm);
+// Exported only in the component: a native build (the dispatch benchmark's
+// floor) links as an ordinary library.
+#[cfg(target_family = "wasm")]
+switchboard_adapter::export!(TestCrm);
+
+/// Where testCRM keeps its records: the host's `kv` in the component, a map
+/// in the native benchmark.
+pub trait Storage {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError>;
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
+}
+
+/// The host's key-value storage, through the `kv` import.
+#[derive(Debug)]
+pub struct HostKv;
+
+impl Storage for HostKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        kv::get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        kv::set(key, value)
+    }
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        kv::increment(key, delta)
+    }
+}
+
+/// Create the record for a call, or return the one this user's session
+/// already has.
+pub fn create_call_log(
+    storage: &impl Storage,
+    request: CreateCallLogRequest,
+) -> Result<CallLogCreated, AdapterError> {
+    let call = request.call;
+    let index = session_key(&request.user.user_id, &call.session_id);
+    let log_id = match storage.get(&index)? {
+        Some(id) => {
+            let id = String::from_utf8_lossy(&id).into_owned();
+            if storage.get(&record_key(&id))?.is_some() {
+                return Ok(CallLogCreated { log_id: id });
+            }
+            id
+        }
+        None => {
+            let id = storage.increment(LOG_ID_COUNTER, 1)?.to_string();
+            storage.set(&index, id.as_bytes())?;
+            id
+        }
+    };
+    let contact_name = request.contact.name.clone().unwrap_or_default();
+    let subject = call
+        .custom_subject
+        .clone()
+        .unwrap_or_else(|| match call.direction {
+            Direction::Inbound => format!("Inbound call from {contact_name}"),
+            Direction::Outbound => format!("Outbound call to {contact_name}"),
+        });
+    let mut record = CallLogRecord {
+        log_id: log_id.clone(),
+        user_id: request.user.user_id,
+        session_id: call.session_id,
+        subject,
+        agent_note: request.note.filter(|n| !n.is_empty()),
+        note: String::new(),
+        contact: ContactRecord {
+            id: request.contact.id,
+            name: request.contact.name,
+            contact_type: request.contact.contact_type,
+        },
+        direction: match call.direction {
+            Direction::Inbound => "Inbound".into(),
+            Direction::Outbound => "Outbound".into(),
+        },
+        start_time: call.start_time,
+        duration_seconds: call.duration_seconds,
+        result: call.result,
+        recording_link: call.recording_link,
+        additional_submission: request.additional_submission,
+        dispositions: None,
+    };
+    record.compose_note();
+    storage.set(&record_key(&log_id), &encode(&record)?)?;
+    Ok(CallLogCreated { log_id })
+}
+
+fn encode(record: &CallLogRecord) -> Result<Vec<u8>, AdapterError> {
+    serde_json::to_vec(record)
+        .map_err(|e| AdapterError::Internal(format!("cannot encode call log: {e}")))
+}
 
 /// The key a call log is stored under.
 pub fn record_key(log_id: &str) -> String {

@@ -1,0 +1,136 @@
+//! `switchboard-bench`: load and scale benchmarks against the release
+//! server, run by `cargo xtask bench` (which builds what they need).
+//!
+//! - `http`: requests/s and latency of `POST`, `GET` (with and without
+//!   details) and `PATCH /callLog` with testCRM, as a ratio to the baseline.
+//! - `slow-crm`: concurrent Pipedrive creates against a CRM that answers
+//!   slowly: total time, peak RSS, threads.
+//! - `many-adapters`: cold and warm start-up with many adapters, RSS, and
+//!   latency spread over all of them.
+//! - `all`: the three in order. `--quick` shrinks every run to a smoke test
+//!   that only checks the benchmarks still work.
+//! - `baseline`: the minimal hyper server the `http` figures are divided by.
+//!
+//! Results are printed as Markdown for `BENCHMARKS.md`.
+
+mod baseline;
+mod http;
+mod load;
+mod many_adapters;
+mod process;
+mod report;
+mod slow_crm;
+
+use clap::{Args, Parser, Subcommand};
+use load::Load;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "Switchboard load and scale benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the baseline on `--listen`.
+    Baseline {
+        #[arg(long)]
+        listen: SocketAddr,
+    },
+    /// HTTP load against testCRM, beside the baseline.
+    Http(Common),
+    /// Concurrent creates against a slow CRM.
+    SlowCrm(Common),
+    /// Many adapters in one server.
+    ManyAdapters(Common),
+    /// Every benchmark.
+    All(Common),
+}
+
+#[derive(Args)]
+struct Common {
+    /// The release server binary.
+    #[arg(long, default_value = "target/release/switchboard")]
+    server: PathBuf,
+    /// Connections the load runs keep open.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// How long each load run counts requests.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// How long each load run sends requests before it counts them.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Creates fired at once against the slow CRM.
+    #[arg(long, default_value_t = 2000)]
+    slow_creates: usize,
+    /// How long the slow CRM takes to answer each request.
+    #[arg(long, default_value = "250ms", value_parser = humantime::parse_duration)]
+    slow_delay: Duration,
+    /// testCRM copies in the many-adapters run.
+    #[arg(long, default_value_t = 200)]
+    adapters: usize,
+    /// A smoke run: tiny loads, to check the benchmarks still work.
+    #[arg(long)]
+    quick: bool,
+}
+
+impl Common {
+    fn load(&self) -> Load {
+        if self.quick {
+            Load {
+                connections: 4,
+                warmup: Duration::from_millis(100),
+                duration: Duration::from_millis(500),
+            }
+        } else {
+            Load {
+                connections: self.connections,
+                warmup: self.warmup,
+                duration: self.duration,
+            }
+        }
+    }
+
+    fn slow_creates(&self) -> usize {
+        if self.quick { 20 } else { self.slow_creates }
+    }
+
+    fn adapters(&self) -> usize {
+        if self.quick { 5 } else { self.adapters }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Two workers: the machine the targets are set for has two cores, and
+    // the load generator shares them with the server, as a client would.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut table = report::Table::default();
+        match cli.command {
+            Command::Baseline { listen } => {
+                return baseline::serve(tokio::net::TcpListener::bind(listen).await?).await;
+            }
+            Command::Http(c) => http::run(&c.server, c.load(), &mut table).await?,
+            Command::SlowCrm(c) => slow_crm::run(&c.server, c.slow_creates(), c.slow_delay).await?,
+            Command::ManyAdapters(c) => {
+                many_adapters::run(&c.server, c.adapters(), c.load(), &mut table).await?
+            }
+            Command::All(c) => {
+                http::run(&c.server, c.load(), &mut table).await?;
+                many_adapters::run(&c.server, c.adapters(), c.load(), &mut table).await?;
+                slow_crm::run(&c.server, c.slow_creates(), c.slow_delay).await?;
+            }
+        }
+        table.print();
+        Ok(())
+    })
+}
