@@ -15,6 +15,12 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Connections the kernel queues before the server accepts them. A burst
+    /// larger than this drops SYNs, and each dropped client waits a second
+    /// to retry. The kernel caps it at `net.core.somaxconn`.
+    #[arg(long, env = "SWITCHBOARD_LISTEN_BACKLOG", default_value_t = 4096)]
+    pub listen_backlog: u32,
+
     /// Directory of adapter components (`*.wasm`) and their operator files (`NAME.toml`).
     #[arg(
         long,

@@ -23,7 +23,6 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
 
 /// The OAuth client the test servers are configured with.
 pub const CLIENT_ID: &str = "switchboard-client-id";
@@ -132,7 +131,11 @@ impl MockPipedrive {
     /// Start with two persons who share a number (+1 650 444 5566), one in
     /// an organisation, and a third with another number.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // Room for a burst of connections (the slow-CRM benchmark opens
+        // thousands at once); `TcpListener::bind` queues only 1024.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let listener = socket.listen(4096).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut persons = BTreeMap::new();
         let org = json!({"id": 5, "name": "Acme Corp", "address": null});

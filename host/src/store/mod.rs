@@ -10,6 +10,9 @@
 
 pub mod sealed;
 pub mod sqlite;
+mod writer;
+
+pub use writer::WriteError;
 
 use async_trait::async_trait;
 use std::fmt;
@@ -19,6 +22,8 @@ use std::fmt;
 pub enum StoreError {
     #[error("store: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("store: {0}")]
+    Write(#[from] writer::WriteError),
     /// A stored credential does not open with the configured key.
     #[error("store: credential of user {user}: {error}")]
     Sealed {

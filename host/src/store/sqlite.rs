@@ -7,8 +7,12 @@
 //!
 //! Credentials are sealed ([`super::sealed`]) on the way in and opened on the
 //! way out; nothing else in the process sees them sealed.
+//!
+//! Writes go through [`Writer`] (group commit over one connection); reads
+//! use a pool.
 
 use super::sealed::{Sealer, sealed_key_id};
+use super::writer::Writer;
 use super::{
     CallLogKey, CallLogRow, CallLogState, OAuthTokens, Reservation, Result, Store, StoreError,
     StoredCredential, User,
@@ -26,8 +30,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: Writer,
     sealer: Sealer,
 }
+
+/// Most write statements that share one transaction (and one fsync).
+const MAX_WRITE_BATCH: usize = 512;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -49,10 +57,15 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        let store = Self { pool, sealer };
+        let writer = Writer::open(&options, MAX_WRITE_BATCH).await?;
+        let store = Self {
+            pool,
+            writer,
+            sealer,
+        };
         store.check_sealing().await?;
         Ok(store)
     }
@@ -245,7 +258,7 @@ impl Store for SqliteStore {
     async fn upsert_user(&self, user: &User) -> Result<()> {
         let columns = self.credential_columns(&user.id, user.credential.as_ref());
         let now = now_ms();
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO users (id, platform, crm_user_id, name, hostname, timezone,
                                 credential_kind, credential, platform_additional_info,
                                 created_at, updated_at, refresh_token, token_expires_at)
@@ -258,20 +271,19 @@ impl Store for SqliteStore {
                 platform_additional_info = excluded.platform_additional_info,
                 updated_at = excluded.updated_at",
         )
-        .bind(&user.id)
-        .bind(&user.platform)
-        .bind(&user.crm_user_id)
-        .bind(&user.name)
-        .bind(&user.hostname)
-        .bind(&user.timezone)
+        .bind(user.id.clone())
+        .bind(user.platform.clone())
+        .bind(user.crm_user_id.clone())
+        .bind(user.name.clone())
+        .bind(user.hostname.clone())
+        .bind(user.timezone.clone())
         .bind(columns.kind)
         .bind(columns.credential)
-        .bind(&user.platform_additional_info)
+        .bind(user.platform_additional_info.clone())
         .bind(now)
         .bind(columns.refresh_token)
-        .bind(columns.expires_at)
-        .execute(&self.pool)
-        .await?;
+        .bind(columns.expires_at);
+        self.writer.execute(statement).await?;
         Ok(())
     }
 
@@ -313,33 +325,31 @@ impl Store for SqliteStore {
     }
 
     async fn clear_credential(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query(
+        let statement = sqlx::query(
             "UPDATE users SET credential_kind = NULL, credential = NULL, refresh_token = NULL,
                               token_expires_at = NULL, updated_at = ?2
              WHERE id = ?1",
         )
-        .bind(id)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .bind(id.to_owned())
+        .bind(now_ms());
+        let done = self.writer.execute(statement).await?;
+        Ok(done.rows_affected > 0)
     }
 
     async fn set_oauth_tokens(&self, id: &str, tokens: &OAuthTokens) -> Result<()> {
         let credential = StoredCredential::OAuth(tokens.clone());
         let columns = self.credential_columns(id, Some(&credential));
-        sqlx::query(
+        let statement = sqlx::query(
             "UPDATE users SET credential = ?2, refresh_token = ?3, token_expires_at = ?4,
                               updated_at = ?5
              WHERE id = ?1 AND credential_kind = 'oauth'",
         )
-        .bind(id)
+        .bind(id.to_owned())
         .bind(columns.credential)
         .bind(columns.refresh_token)
         .bind(columns.expires_at)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+        .bind(now_ms());
+        self.writer.execute(statement).await?;
         Ok(())
     }
 
@@ -349,21 +359,20 @@ impl Store for SqliteStore {
         telephony_session_id: Option<&str>,
         contact_id: Option<&str>,
     ) -> Result<Reservation> {
-        let inserted = sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO call_logs (platform, user_id, session_id, telephony_session_id,
                                     contact_id, state, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)
              ON CONFLICT (platform, user_id, session_id) DO NOTHING",
         )
-        .bind(&key.platform)
-        .bind(&key.user_id)
-        .bind(&key.session_id)
-        .bind(telephony_session_id)
-        .bind(contact_id)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        if inserted.rows_affected() == 1 {
+        .bind(key.platform.clone())
+        .bind(key.user_id.clone())
+        .bind(key.session_id.clone())
+        .bind(telephony_session_id.map(str::to_owned))
+        .bind(contact_id.map(str::to_owned))
+        .bind(now_ms());
+        let inserted = self.writer.execute(statement).await?;
+        if inserted.rows_affected == 1 {
             return Ok(Reservation::Reserved);
         }
         let rows = self
@@ -381,30 +390,28 @@ impl Store for SqliteStore {
     }
 
     async fn complete_call_log(&self, key: &CallLogKey, log_id: &str) -> Result<()> {
-        sqlx::query(
+        let statement = sqlx::query(
             "UPDATE call_logs SET state = 'logged', log_id = ?4, updated_at = ?5
              WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3 AND state = 'pending'",
         )
-        .bind(&key.platform)
-        .bind(&key.user_id)
-        .bind(&key.session_id)
-        .bind(log_id)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+        .bind(key.platform.clone())
+        .bind(key.user_id.clone())
+        .bind(key.session_id.clone())
+        .bind(log_id.to_owned())
+        .bind(now_ms());
+        self.writer.execute(statement).await?;
         Ok(())
     }
 
     async fn release_call_log(&self, key: &CallLogKey) -> Result<()> {
-        sqlx::query(
+        let statement = sqlx::query(
             "DELETE FROM call_logs
              WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3 AND state = 'pending'",
         )
-        .bind(&key.platform)
-        .bind(&key.user_id)
-        .bind(&key.session_id)
-        .execute(&self.pool)
-        .await?;
+        .bind(key.platform.clone())
+        .bind(key.user_id.clone())
+        .bind(key.session_id.clone());
+        self.writer.execute(statement).await?;
         Ok(())
     }
 
@@ -450,33 +457,31 @@ impl AdapterKv for SqliteStore {
     }
 
     async fn set(&self, platform: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO adapter_kv (platform, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (platform, key) DO UPDATE SET
                 value = excluded.value, updated_at = excluded.updated_at",
         )
-        .bind(platform)
-        .bind(key)
-        .bind(value)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+        .bind(platform.to_owned())
+        .bind(key.to_owned())
+        .bind(value.to_vec())
+        .bind(now_ms());
+        self.writer.execute(statement).await?;
         Ok(())
     }
 
     async fn delete(&self, platform: &str, key: &str) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM adapter_kv WHERE platform = ?1 AND key = ?2")
-            .bind(platform)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+        let statement = sqlx::query("DELETE FROM adapter_kv WHERE platform = ?1 AND key = ?2")
+            .bind(platform.to_owned())
+            .bind(key.to_owned());
+        self.writer.execute(statement).await?;
         Ok(())
     }
 
     async fn increment(&self, platform: &str, key: &str, delta: i64) -> anyhow::Result<i64> {
         // One statement, so concurrent increments never read the same value.
         // The counter is kept as decimal text, which `get` returns as bytes.
-        let value: i64 = sqlx::query_scalar(
+        let statement = sqlx::query(
             "INSERT INTO adapter_kv (platform, key, value, updated_at)
              VALUES (?1, ?2, CAST(CAST(?3 AS TEXT) AS BLOB), ?4)
              ON CONFLICT (platform, key) DO UPDATE SET
@@ -484,13 +489,11 @@ impl AdapterKv for SqliteStore {
                 updated_at = excluded.updated_at
              RETURNING CAST(CAST(value AS TEXT) AS INTEGER)",
         )
-        .bind(platform)
-        .bind(key)
+        .bind(platform.to_owned())
+        .bind(key.to_owned())
         .bind(delta)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(value)
+        .bind(now_ms());
+        Ok(self.writer.returning_i64(statement).await?)
     }
 }
 
