@@ -103,41 +103,40 @@ impl Dirs {
         std::fs::remove_file(self.plugins.join(name)).unwrap();
     }
 
+    /// The server's SQLite file, opened read-only.
+    pub fn database(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            self.data.join("switchboard.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap()
+    }
+
     /// The keys an adapter stored under `prefix`, read straight from the
     /// SQLite file, in order.
     pub async fn kv_keys(&self, platform: &str, prefix: &str) -> Vec<String> {
-        let url = format!(
-            "sqlite://{}?mode=ro",
-            self.data.join("switchboard.db").display()
-        );
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        let keys = sqlx::query_scalar(
-            "SELECT key FROM adapter_kv WHERE platform = ?1 AND key LIKE ?2 ORDER BY key",
-        )
-        .bind(platform)
-        .bind(format!("{prefix}%"))
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-        keys
+        self.database()
+            .prepare("SELECT key FROM adapter_kv WHERE platform = ?1 AND key LIKE ?2 ORDER BY key")
+            .unwrap()
+            .query_map([platform, &format!("{prefix}%")], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
     }
 
     /// testCRM's stored call-log records, read straight from the SQLite file.
     pub async fn testcrm_records(&self) -> Vec<Value> {
-        let url = format!(
-            "sqlite://{}?mode=ro",
-            self.data.join("switchboard.db").display()
-        );
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        let rows: Vec<Vec<u8>> = sqlx::query_scalar(
-            "SELECT CAST(value AS BLOB) FROM adapter_kv
-             WHERE platform = 'testCRM' AND key LIKE 'calllog/%' ORDER BY key",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
+        let rows: Vec<Vec<u8>> = self
+            .database()
+            .prepare(
+                "SELECT CAST(value AS BLOB) FROM adapter_kv
+                 WHERE platform = 'testCRM' AND key LIKE 'calllog/%' ORDER BY key",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         rows.iter()
             .map(|r| serde_json::from_slice(r).unwrap())
             .collect()

@@ -21,7 +21,7 @@ use std::fmt;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store: {0}")]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] rusqlite::Error),
     #[error("store: {0}")]
     Write(#[from] writer::WriteError),
     /// A stored credential does not open with the configured key.

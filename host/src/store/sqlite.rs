@@ -1,5 +1,12 @@
-//! The embedded SQLite store (WAL, `synchronous = FULL`), with migrations
-//! embedded in the binary.
+//! The embedded SQLite store (WAL, `synchronous = FULL`), on rusqlite, with
+//! its migrations embedded in the binary.
+//!
+//! - **Writes** go through [`Writer`]: one connection on a thread of its
+//!   own, group commit.
+//! - **Reads** run on the calling task's thread, on a connection taken from
+//!   a small pool. They are indexed point lookups on a WAL database, which
+//!   never wait for the writer, so they take microseconds; a hand-off to
+//!   another thread would cost more than the read.
 //!
 //! Durability: a write is acknowledged only after its transaction is in the
 //! WAL and fsynced, so an acknowledged create survives a process kill and a
@@ -7,9 +14,6 @@
 //!
 //! Credentials are sealed ([`super::sealed`]) on the way in and opened on the
 //! way out; nothing else in the process sees them sealed.
-//!
-//! Writes go through [`Writer`] (group commit over one connection); reads
-//! use a pool.
 
 use super::sealed::{Sealer, sealed_key_id};
 use super::writer::Writer;
@@ -18,29 +22,146 @@ use super::{
     StoredCredential, User,
 };
 use crate::runtime::AdapterKv;
+use anyhow::Context as _;
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Row};
-use std::str::FromStr;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The schema, in order. `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_oauth.sql"),
+];
+
+/// Most writes that share one transaction (and one fsync).
+const MAX_WRITE_BATCH: usize = 512;
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 16;
+/// How long a connection waits for a lock another process holds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prepared statements each connection keeps.
+const STATEMENT_CACHE: usize = 64;
 
 /// A SQLite database shared by the whole process.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    readers: Arc<Readers>,
     writer: Writer,
     sealer: Sealer,
 }
-
-/// Most write statements that share one transaction (and one fsync).
-const MAX_WRITE_BATCH: usize = 512;
 
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The file a `sqlite://PATH` (or `sqlite:PATH`) URL names.
+fn database_path(url: &str) -> anyhow::Result<PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .with_context(|| format!("not a sqlite:// database URL: {url}"))?;
+    // Options after `?` (as in sqlx URLs) are not used: the store sets its own.
+    let path = path.split('?').next().unwrap_or_default();
+    anyhow::ensure!(!path.is_empty(), "no file in database URL {url}");
+    Ok(PathBuf::from(path))
+}
+
+fn configure(connection: &Connection) -> rusqlite::Result<()> {
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+/// Apply the migrations this database has not seen.
+fn migrate(connection: &mut Connection) -> anyhow::Result<()> {
+    let mut applied: usize =
+        connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if applied == 0 {
+        // Databases written by versions that ran on sqlx record their
+        // migrations in `_sqlx_migrations` instead.
+        let by_sqlx: bool = connection.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = '_sqlx_migrations')",
+            [],
+            |row| row.get(0),
+        )?;
+        if by_sqlx {
+            applied = connection.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success",
+                [],
+                |row| row.get(0),
+            )?;
+            connection.pragma_update(None, "user_version", applied)?;
+        }
+    }
+    anyhow::ensure!(
+        applied <= MIGRATIONS.len(),
+        "the database has schema version {applied}, newer than this server ({}); \
+         run the newer server",
+        MIGRATIONS.len()
+    );
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = connection.transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("migration {}", index + 1))?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Read connections: taken for one read on the caller's thread, then put
+/// back.
+#[derive(Debug)]
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let connection = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        configure(&connection)?;
+        Ok(connection)
+    }
+
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => self.open()?,
+        };
+        let result = read(&connection);
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(connection);
+        }
+        Ok(result?)
+    }
+
+    fn close(&self) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// Open the writer's connection: WAL, full fsync, foreign keys, migrated.
+fn open_writer(path: &Path) -> anyhow::Result<Connection> {
+    let mut connection = Connection::open(path)
+        .with_context(|| format!("opening the database {}", path.display()))?;
+    configure(&connection)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", true)?;
+    migrate(&mut connection)?;
+    Ok(connection)
 }
 
 impl SqliteStore {
@@ -49,21 +170,15 @@ impl SqliteStore {
     /// when the stored ones were sealed with another key, and seals any
     /// stored before sealing existed.
     pub async fn open(url: &str, sealer: Sealer) -> anyhow::Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        let writer = Writer::open(&options, MAX_WRITE_BATCH).await?;
+        let path = database_path(url)?;
+        let opening = path.clone();
+        let connection = tokio::task::spawn_blocking(move || open_writer(&opening)).await??;
         let store = Self {
-            pool,
-            writer,
+            readers: Arc::new(Readers {
+                path,
+                idle: Mutex::new(Vec::new()),
+            }),
+            writer: Writer::start(connection, MAX_WRITE_BATCH)?,
             sealer,
         };
         store.check_sealing().await?;
@@ -72,13 +187,15 @@ impl SqliteStore {
 
     /// Fail on credentials sealed with another key; seal plaintext ones.
     async fn check_sealing(&self) -> anyhow::Result<()> {
-        let key_ids: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT substr(credential, 4, 16) FROM users WHERE credential LIKE 'v1.%'
-             UNION
-             SELECT DISTINCT substr(refresh_token, 4, 16) FROM users WHERE refresh_token LIKE 'v1.%'",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let key_ids: Vec<String> = self.readers.read(|c| {
+            c.prepare(
+                "SELECT DISTINCT substr(credential, 4, 16) FROM users WHERE credential LIKE 'v1.%'
+                 UNION
+                 SELECT DISTINCT substr(refresh_token, 4, 16) FROM users WHERE refresh_token LIKE 'v1.%'",
+            )?
+            .query_map([], |row| row.get(0))?
+            .collect()
+        })?;
         if let Some(other) = key_ids.iter().find(|id| *id != self.sealer.key_id()) {
             anyhow::bail!(
                 "stored credentials were sealed with secret key {other}, but the configured \
@@ -88,30 +205,38 @@ impl SqliteStore {
             );
         }
         // Written by a version before sealing existed.
-        let plaintext = sqlx::query(
-            "SELECT id, credential, refresh_token FROM users
-             WHERE (credential IS NOT NULL AND credential NOT LIKE 'v1.%')
-                OR (refresh_token IS NOT NULL AND refresh_token NOT LIKE 'v1.%')",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for row in &plaintext {
-            let id: String = row.try_get("id")?;
-            for column in ["credential", "refresh_token"] {
-                let value: Option<String> = row.try_get(column)?;
-                if let Some(value) = value.filter(|v| sealed_key_id(v).is_none()) {
-                    let sealed = self.sealer.seal(&value, &context(&id, column));
-                    sqlx::query(&format!("UPDATE users SET {column} = ?2 WHERE id = ?1"))
-                        .bind(&id)
-                        .bind(sealed)
-                        .execute(&self.pool)
-                        .await?;
+        let sealer = self.sealer.clone();
+        let sealed = self
+            .writer
+            .write(move |c| {
+                let plaintext: Vec<(String, Option<String>, Option<String>)> = c
+                    .prepare(
+                        "SELECT id, credential, refresh_token FROM users
+                         WHERE (credential IS NOT NULL AND credential NOT LIKE 'v1.%')
+                            OR (refresh_token IS NOT NULL AND refresh_token NOT LIKE 'v1.%')",
+                    )?
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for (id, credential, refresh_token) in &plaintext {
+                    for (column, value) in
+                        [("credential", credential), ("refresh_token", refresh_token)]
+                    {
+                        if let Some(value) = value.as_deref().filter(|v| sealed_key_id(v).is_none())
+                        {
+                            let sealed = sealer.seal(value, &context(id, column));
+                            c.execute(
+                                &format!("UPDATE users SET {column} = ?2 WHERE id = ?1"),
+                                params![id, sealed],
+                            )?;
+                        }
+                    }
                 }
-            }
-        }
-        if !plaintext.is_empty() {
+                Ok(plaintext.len())
+            })
+            .await?;
+        if sealed > 0 {
             tracing::info!(
-                users = plaintext.len(),
+                users = sealed,
                 "sealed credentials stored in plaintext by an older version"
             );
         }
@@ -125,52 +250,58 @@ impl SqliteStore {
     /// calls the adapter again (adapters dedupe by session where their CRM
     /// allows; testCRM does).
     pub async fn release_stale_reservations(&self) -> anyhow::Result<Vec<CallLogKey>> {
-        let rows = sqlx::query(
-            "DELETE FROM call_logs WHERE state = 'pending'
-             RETURNING platform, user_id, session_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CallLogKey {
-                    platform: row.try_get("platform")?,
-                    user_id: row.try_get("user_id")?,
-                    session_id: row.try_get("session_id")?,
-                })
+        let keys = self
+            .writer
+            .write(|c| {
+                c.prepare(
+                    "DELETE FROM call_logs WHERE state = 'pending'
+                     RETURNING platform, user_id, session_id",
+                )?
+                .query_map([], |row| {
+                    Ok(CallLogKey {
+                        platform: row.get(0)?,
+                        user_id: row.get(1)?,
+                        session_id: row.get(2)?,
+                    })
+                })?
+                .collect()
             })
-            .collect()
+            .await?;
+        Ok(keys)
     }
 
     /// Re-seal every stored credential with `new`, in one transaction.
     /// Returns how many values were re-sealed. Run with the server stopped.
     pub async fn rotate_secret_key(&self, new: &Sealer) -> anyhow::Result<usize> {
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
-            "SELECT id, credential, refresh_token FROM users WHERE credential IS NOT NULL",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut count = 0;
-        for row in rows {
-            let id: String = row.try_get("id")?;
-            for column in ["credential", "refresh_token"] {
-                let Some(value) = row.try_get::<Option<String>, _>(column)? else {
-                    continue;
-                };
-                let plain = self
-                    .sealer
-                    .open(&value, &context(&id, column))
-                    .map_err(|e| anyhow::anyhow!("user {id} {column}: {e}"))?;
-                sqlx::query(&format!("UPDATE users SET {column} = ?2 WHERE id = ?1"))
-                    .bind(&id)
-                    .bind(new.seal(&plain, &context(&id, column)))
-                    .execute(&mut *tx)
-                    .await?;
-                count += 1;
-            }
-        }
-        tx.commit().await?;
+        let (current, new) = (self.sealer.clone(), new.clone());
+        let count = self
+            .writer
+            .write(move |c| {
+                let rows: Vec<(String, Option<String>, Option<String>)> = c
+                    .prepare(
+                        "SELECT id, credential, refresh_token FROM users WHERE credential IS NOT NULL",
+                    )?
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut count = 0;
+                for (id, credential, refresh_token) in &rows {
+                    for (column, value) in [("credential", credential), ("refresh_token", refresh_token)] {
+                        let Some(value) = value else { continue };
+                        let plain = current.open(value, &context(id, column)).map_err(|e| {
+                            rusqlite::Error::ToSqlConversionFailure(
+                                format!("user {id} {column}: {e}").into(),
+                            )
+                        })?;
+                        c.execute(
+                            &format!("UPDATE users SET {column} = ?2 WHERE id = ?1"),
+                            params![id, new.seal(&plain, &context(id, column))],
+                        )?;
+                        count += 1;
+                    }
+                }
+                Ok(count)
+            })
+            .await?;
         Ok(count)
     }
 
@@ -187,9 +318,17 @@ impl SqliteStore {
             .transpose()
     }
 
-    /// Close every connection, checkpointing the WAL. Call once serving is done.
+    /// Checkpoint the WAL into the database file and close the read
+    /// connections. Call once serving is done.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.readers.close();
+        let checkpoint = self
+            .writer
+            .write(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)"))
+            .await;
+        if let Err(e) = checkpoint {
+            tracing::warn!(error = %e, "checkpointing the database at shutdown");
+        }
     }
 }
 
@@ -240,12 +379,15 @@ impl SqliteStore {
     }
 }
 
-fn call_log_row(row: &sqlx::sqlite::SqliteRow) -> Result<CallLogRow> {
-    let log_id: Option<String> = row.try_get("log_id")?;
+/// The columns of `call_logs` a [`CallLogRow`] is read from.
+const CALL_LOG_COLUMNS: &str = "session_id, telephony_session_id, contact_id, log_id";
+
+fn call_log_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallLogRow> {
+    let log_id: Option<String> = row.get(3)?;
     Ok(CallLogRow {
-        session_id: row.try_get("session_id")?,
-        telephony_session_id: row.try_get("telephony_session_id")?,
-        contact_id: row.try_get("contact_id")?,
+        session_id: row.get(0)?,
+        telephony_session_id: row.get(1)?,
+        contact_id: row.get(2)?,
         state: match log_id {
             Some(log_id) => CallLogState::Logged { log_id },
             None => CallLogState::Pending,
@@ -253,103 +395,132 @@ fn call_log_row(row: &sqlx::sqlite::SqliteRow) -> Result<CallLogRow> {
     })
 }
 
+/// A `users` row before its sealed columns are opened.
+struct UserRow {
+    user: User,
+    kind: Option<String>,
+    credential: Option<String>,
+    refresh_token: Option<String>,
+    expires_at: Option<i64>,
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn upsert_user(&self, user: &User) -> Result<()> {
         let columns = self.credential_columns(&user.id, user.credential.as_ref());
-        let now = now_ms();
-        let statement = sqlx::query(
-            "INSERT INTO users (id, platform, crm_user_id, name, hostname, timezone,
-                                credential_kind, credential, platform_additional_info,
-                                created_at, updated_at, refresh_token, token_expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
-             ON CONFLICT (id) DO UPDATE SET
-                name = excluded.name, hostname = excluded.hostname,
-                timezone = excluded.timezone, credential_kind = excluded.credential_kind,
-                credential = excluded.credential, refresh_token = excluded.refresh_token,
-                token_expires_at = excluded.token_expires_at,
-                platform_additional_info = excluded.platform_additional_info,
-                updated_at = excluded.updated_at",
-        )
-        .bind(user.id.clone())
-        .bind(user.platform.clone())
-        .bind(user.crm_user_id.clone())
-        .bind(user.name.clone())
-        .bind(user.hostname.clone())
-        .bind(user.timezone.clone())
-        .bind(columns.kind)
-        .bind(columns.credential)
-        .bind(user.platform_additional_info.clone())
-        .bind(now)
-        .bind(columns.refresh_token)
-        .bind(columns.expires_at);
-        self.writer.execute(statement).await?;
+        let user = user.clone();
+        self.writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO users (id, platform, crm_user_id, name, hostname, timezone,
+                                        credential_kind, credential, platform_additional_info,
+                                        created_at, updated_at, refresh_token, token_expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
+                     ON CONFLICT (id) DO UPDATE SET
+                        name = excluded.name, hostname = excluded.hostname,
+                        timezone = excluded.timezone, credential_kind = excluded.credential_kind,
+                        credential = excluded.credential, refresh_token = excluded.refresh_token,
+                        token_expires_at = excluded.token_expires_at,
+                        platform_additional_info = excluded.platform_additional_info,
+                        updated_at = excluded.updated_at",
+                )?
+                .execute(params![
+                    user.id,
+                    user.platform,
+                    user.crm_user_id,
+                    user.name,
+                    user.hostname,
+                    user.timezone,
+                    columns.kind,
+                    columns.credential,
+                    user.platform_additional_info,
+                    now_ms(),
+                    columns.refresh_token,
+                    columns.expires_at,
+                ])
+            })
+            .await?;
         Ok(())
     }
 
     async fn user(&self, id: &str) -> Result<Option<User>> {
-        let row = sqlx::query(
-            "SELECT id, platform, crm_user_id, name, hostname, timezone, credential_kind,
-                    credential, refresh_token, token_expires_at, platform_additional_info
-             FROM users WHERE id = ?1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = self.readers.read(|c| {
+            c.prepare_cached(
+                "SELECT id, platform, crm_user_id, name, hostname, timezone, credential_kind,
+                        credential, refresh_token, token_expires_at, platform_additional_info
+                 FROM users WHERE id = ?1",
+            )?
+            .query_row([id], |row| {
+                Ok(UserRow {
+                    user: User {
+                        id: row.get(0)?,
+                        platform: row.get(1)?,
+                        crm_user_id: row.get(2)?,
+                        name: row.get(3)?,
+                        hostname: row.get(4)?,
+                        timezone: row.get(5)?,
+                        credential: None,
+                        platform_additional_info: row.get(10)?,
+                    },
+                    kind: row.get(6)?,
+                    credential: row.get(7)?,
+                    refresh_token: row.get(8)?,
+                    expires_at: row.get(9)?,
+                })
+            })
+            .optional()
+        })?;
         let Some(row) = row else { return Ok(None) };
-        let kind: Option<String> = row.try_get("credential_kind")?;
-        let secret = self.open_sealed(id, "credential", row.try_get("credential")?)?;
-        let credential = match (kind.as_deref(), secret) {
+        let mut user = row.user;
+        let secret = self.open_sealed(id, "credential", row.credential)?;
+        user.credential = match (row.kind.as_deref(), secret) {
             (Some("api-key"), Some(key)) => Some(StoredCredential::ApiKey(key)),
             (Some("oauth"), Some(access_token)) => Some(StoredCredential::OAuth(OAuthTokens {
                 access_token,
-                refresh_token: self.open_sealed(
-                    id,
-                    "refresh_token",
-                    row.try_get("refresh_token")?,
-                )?,
-                expires_at: row.try_get("token_expires_at")?,
+                refresh_token: self.open_sealed(id, "refresh_token", row.refresh_token)?,
+                expires_at: row.expires_at,
             })),
             _ => None,
         };
-        Ok(Some(User {
-            id: row.try_get("id")?,
-            platform: row.try_get("platform")?,
-            crm_user_id: row.try_get("crm_user_id")?,
-            name: row.try_get("name")?,
-            hostname: row.try_get("hostname")?,
-            timezone: row.try_get("timezone")?,
-            credential,
-            platform_additional_info: row.try_get("platform_additional_info")?,
-        }))
+        Ok(Some(user))
     }
 
     async fn clear_credential(&self, id: &str) -> Result<bool> {
-        let statement = sqlx::query(
-            "UPDATE users SET credential_kind = NULL, credential = NULL, refresh_token = NULL,
-                              token_expires_at = NULL, updated_at = ?2
-             WHERE id = ?1",
-        )
-        .bind(id.to_owned())
-        .bind(now_ms());
-        let done = self.writer.execute(statement).await?;
-        Ok(done.rows_affected > 0)
+        let id = id.to_owned();
+        let changed = self
+            .writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "UPDATE users SET credential_kind = NULL, credential = NULL, refresh_token = NULL,
+                                      token_expires_at = NULL, updated_at = ?2
+                     WHERE id = ?1",
+                )?
+                .execute(params![id, now_ms()])
+            })
+            .await?;
+        Ok(changed > 0)
     }
 
     async fn set_oauth_tokens(&self, id: &str, tokens: &OAuthTokens) -> Result<()> {
         let credential = StoredCredential::OAuth(tokens.clone());
         let columns = self.credential_columns(id, Some(&credential));
-        let statement = sqlx::query(
-            "UPDATE users SET credential = ?2, refresh_token = ?3, token_expires_at = ?4,
-                              updated_at = ?5
-             WHERE id = ?1 AND credential_kind = 'oauth'",
-        )
-        .bind(id.to_owned())
-        .bind(columns.credential)
-        .bind(columns.refresh_token)
-        .bind(columns.expires_at)
-        .bind(now_ms());
-        self.writer.execute(statement).await?;
+        let id = id.to_owned();
+        self.writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "UPDATE users SET credential = ?2, refresh_token = ?3, token_expires_at = ?4,
+                                      updated_at = ?5
+                     WHERE id = ?1 AND credential_kind = 'oauth'",
+                )?
+                .execute(params![
+                    id,
+                    columns.credential,
+                    columns.refresh_token,
+                    columns.expires_at,
+                    now_ms()
+                ])
+            })
+            .await?;
         Ok(())
     }
 
@@ -359,59 +530,77 @@ impl Store for SqliteStore {
         telephony_session_id: Option<&str>,
         contact_id: Option<&str>,
     ) -> Result<Reservation> {
-        let statement = sqlx::query(
-            "INSERT INTO call_logs (platform, user_id, session_id, telephony_session_id,
-                                    contact_id, state, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)
-             ON CONFLICT (platform, user_id, session_id) DO NOTHING",
-        )
-        .bind(key.platform.clone())
-        .bind(key.user_id.clone())
-        .bind(key.session_id.clone())
-        .bind(telephony_session_id.map(str::to_owned))
-        .bind(contact_id.map(str::to_owned))
-        .bind(now_ms());
-        let inserted = self.writer.execute(statement).await?;
-        if inserted.rows_affected == 1 {
-            return Ok(Reservation::Reserved);
-        }
-        let rows = self
-            .call_logs(
-                &key.platform,
-                &key.user_id,
-                std::slice::from_ref(&key.session_id),
-            )
+        let key = key.clone();
+        let telephony_session_id = telephony_session_id.map(str::to_owned);
+        let contact_id = contact_id.map(str::to_owned);
+        // The insert, or the row that is already there, in one write: no
+        // other write can come between them.
+        let reservation = self
+            .writer
+            .write(move |c| {
+                let inserted = c
+                    .prepare_cached(
+                        "INSERT INTO call_logs (platform, user_id, session_id, telephony_session_id,
+                                                contact_id, state, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)
+                         ON CONFLICT (platform, user_id, session_id) DO NOTHING",
+                    )?
+                    .execute(params![
+                        key.platform,
+                        key.user_id,
+                        key.session_id,
+                        telephony_session_id,
+                        contact_id,
+                        now_ms()
+                    ])?;
+                if inserted == 1 {
+                    return Ok(Reservation::Reserved);
+                }
+                c.prepare_cached(&format!(
+                    "SELECT {CALL_LOG_COLUMNS} FROM call_logs
+                     WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3"
+                ))?
+                .query_row(
+                    params![key.platform, key.user_id, key.session_id],
+                    call_log_row,
+                )
+                .map(Reservation::Exists)
+            })
             .await?;
-        match rows.into_iter().next() {
-            Some(row) => Ok(Reservation::Exists(row)),
-            // Released between our insert and our read: the session is free again.
-            None => Box::pin(self.reserve_call_log(key, telephony_session_id, contact_id)).await,
-        }
+        Ok(reservation)
     }
 
     async fn complete_call_log(&self, key: &CallLogKey, log_id: &str) -> Result<()> {
-        let statement = sqlx::query(
-            "UPDATE call_logs SET state = 'logged', log_id = ?4, updated_at = ?5
-             WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3 AND state = 'pending'",
-        )
-        .bind(key.platform.clone())
-        .bind(key.user_id.clone())
-        .bind(key.session_id.clone())
-        .bind(log_id.to_owned())
-        .bind(now_ms());
-        self.writer.execute(statement).await?;
+        let (key, log_id) = (key.clone(), log_id.to_owned());
+        self.writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "UPDATE call_logs SET state = 'logged', log_id = ?4, updated_at = ?5
+                     WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3 AND state = 'pending'",
+                )?
+                .execute(params![
+                    key.platform,
+                    key.user_id,
+                    key.session_id,
+                    log_id,
+                    now_ms()
+                ])
+            })
+            .await?;
         Ok(())
     }
 
     async fn release_call_log(&self, key: &CallLogKey) -> Result<()> {
-        let statement = sqlx::query(
-            "DELETE FROM call_logs
-             WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3 AND state = 'pending'",
-        )
-        .bind(key.platform.clone())
-        .bind(key.user_id.clone())
-        .bind(key.session_id.clone());
-        self.writer.execute(statement).await?;
+        let key = key.clone();
+        self.writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "DELETE FROM call_logs
+                     WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3 AND state = 'pending'",
+                )?
+                .execute(params![key.platform, key.user_id, key.session_id])
+            })
+            .await?;
         Ok(())
     }
 
@@ -424,76 +613,87 @@ impl Store for SqliteStore {
         if session_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query = QueryBuilder::new(
-            "SELECT session_id, telephony_session_id, contact_id, log_id FROM call_logs
-             WHERE platform = ",
+        let placeholders = vec!["?"; session_ids.len()].join(", ");
+        let sql = format!(
+            "SELECT {CALL_LOG_COLUMNS} FROM call_logs
+             WHERE platform = ? AND user_id = ? AND session_id IN ({placeholders})"
         );
-        query
-            .push_bind(platform)
-            .push(" AND user_id = ")
-            .push_bind(user_id);
-        query.push(" AND session_id IN (");
-        let mut ids = query.separated(", ");
-        for id in session_ids {
-            ids.push_bind(id);
-        }
-        query.push(")");
-        let rows = query.build().fetch_all(&self.pool).await?;
-        rows.iter().map(call_log_row).collect()
+        let values = [platform, user_id]
+            .into_iter()
+            .chain(session_ids.iter().map(String::as_str));
+        let rows = |statement: &mut rusqlite::Statement<'_>| {
+            statement
+                .query_map(params_from_iter(values), call_log_row)?
+                .collect()
+        };
+        self.readers.read(|c| {
+            // Cached only for short lists: every length is another statement.
+            if session_ids.len() <= 8 {
+                rows(&mut *c.prepare_cached(&sql)?)
+            } else {
+                rows(&mut c.prepare(&sql)?)
+            }
+        })
     }
 }
 
 #[async_trait]
 impl AdapterKv for SqliteStore {
     async fn get(&self, platform: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        let value = sqlx::query_scalar(
-            "SELECT CAST(value AS BLOB) FROM adapter_kv WHERE platform = ?1 AND key = ?2",
-        )
-        .bind(platform)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
+        let value = self.readers.read(|c| {
+            c.prepare_cached(
+                "SELECT CAST(value AS BLOB) FROM adapter_kv WHERE platform = ?1 AND key = ?2",
+            )?
+            .query_row([platform, key], |row| row.get(0))
+            .optional()
+        })?;
         Ok(value)
     }
 
     async fn set(&self, platform: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
-        let statement = sqlx::query(
-            "INSERT INTO adapter_kv (platform, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (platform, key) DO UPDATE SET
-                value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(platform.to_owned())
-        .bind(key.to_owned())
-        .bind(value.to_vec())
-        .bind(now_ms());
-        self.writer.execute(statement).await?;
+        let (platform, key, value) = (platform.to_owned(), key.to_owned(), value.to_vec());
+        self.writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO adapter_kv (platform, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (platform, key) DO UPDATE SET
+                        value = excluded.value, updated_at = excluded.updated_at",
+                )?
+                .execute(params![platform, key, value, now_ms()])
+            })
+            .await?;
         Ok(())
     }
 
     async fn delete(&self, platform: &str, key: &str) -> anyhow::Result<()> {
-        let statement = sqlx::query("DELETE FROM adapter_kv WHERE platform = ?1 AND key = ?2")
-            .bind(platform.to_owned())
-            .bind(key.to_owned());
-        self.writer.execute(statement).await?;
+        let (platform, key) = (platform.to_owned(), key.to_owned());
+        self.writer
+            .write(move |c| {
+                c.prepare_cached("DELETE FROM adapter_kv WHERE platform = ?1 AND key = ?2")?
+                    .execute([platform, key])
+            })
+            .await?;
         Ok(())
     }
 
     async fn increment(&self, platform: &str, key: &str, delta: i64) -> anyhow::Result<i64> {
-        // One statement, so concurrent increments never read the same value.
+        let (platform, key) = (platform.to_owned(), key.to_owned());
         // The counter is kept as decimal text, which `get` returns as bytes.
-        let statement = sqlx::query(
-            "INSERT INTO adapter_kv (platform, key, value, updated_at)
-             VALUES (?1, ?2, CAST(CAST(?3 AS TEXT) AS BLOB), ?4)
-             ON CONFLICT (platform, key) DO UPDATE SET
-                value = CAST(CAST(CAST(CAST(adapter_kv.value AS TEXT) AS INTEGER) + ?3 AS TEXT) AS BLOB),
-                updated_at = excluded.updated_at
-             RETURNING CAST(CAST(value AS TEXT) AS INTEGER)",
-        )
-        .bind(platform.to_owned())
-        .bind(key.to_owned())
-        .bind(delta)
-        .bind(now_ms());
-        Ok(self.writer.returning_i64(statement).await?)
+        let value = self
+            .writer
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO adapter_kv (platform, key, value, updated_at)
+                     VALUES (?1, ?2, CAST(CAST(?3 AS TEXT) AS BLOB), ?4)
+                     ON CONFLICT (platform, key) DO UPDATE SET
+                        value = CAST(CAST(CAST(CAST(adapter_kv.value AS TEXT) AS INTEGER) + ?3 AS TEXT) AS BLOB),
+                        updated_at = excluded.updated_at
+                     RETURNING CAST(CAST(value AS TEXT) AS INTEGER)",
+                )?
+                .query_row(params![platform, key, delta, now_ms()], |row| row.get(0))
+            })
+            .await?;
+        Ok(value)
     }
 }
 
@@ -587,6 +787,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn databases_migrated_by_sqlx_are_adopted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        // What a version on sqlx left: the schema, and its own record of it.
+        let old = Connection::open(&path).expect("opens");
+        for sql in MIGRATIONS {
+            old.execute_batch(sql).expect("migrates");
+        }
+        old.execute_batch(
+            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, success BOOLEAN NOT NULL);
+             INSERT INTO _sqlx_migrations VALUES (1, TRUE), (2, TRUE);
+             INSERT INTO adapter_kv VALUES ('p', 'k', X'6F6C64', 0);",
+        )
+        .expect("sqlx record");
+        drop(old);
+        let url = format!("sqlite://{}", path.display());
+        let store = SqliteStore::open(&url, Sealer::new(&SecretKey::generate()))
+            .await
+            .expect("opens without re-running migrations");
+        assert_eq!(
+            store.get("p", "k").await.expect("gets"),
+            Some(b"old".to_vec())
+        );
+        let version: usize = store
+            .readers
+            .read(|c| c.pragma_query_value(None, "user_version", |row| row.get(0)))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len());
+    }
+
+    #[tokio::test]
     async fn kv_is_scoped_and_counts_atomically() {
         let (_dir, store) = open().await;
         store.set("a", "k", b"one").await.expect("sets");
@@ -659,11 +890,16 @@ mod tests {
             platform_additional_info: None,
         };
         store.upsert_user(&user).await.expect("upserts");
-        let raw: (String, String) =
-            sqlx::query_as("SELECT credential, refresh_token FROM users WHERE id = '7-p'")
-                .fetch_one(&store.pool)
-                .await
-                .expect("raw row");
+        let raw: (String, String) = store
+            .readers
+            .read(|c| {
+                c.query_row(
+                    "SELECT credential, refresh_token FROM users WHERE id = '7-p'",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+            })
+            .expect("raw row");
         assert!(!raw.0.contains("access-plain") && !raw.1.contains("refresh-plain"));
         assert_eq!(store.user("7-p").await.expect("reads"), Some(user.clone()));
 
@@ -718,19 +954,27 @@ mod tests {
         let store = SqliteStore::open(&url, sealer.clone())
             .await
             .expect("opens");
-        sqlx::query(
-            "INSERT INTO users (id, platform, crm_user_id, name, hostname, credential_kind,
-                                credential, created_at, updated_at)
-             VALUES ('1-p', 'p', '1', 'N', 'h', 'api-key', 'legacy-key', 0, 0)",
-        )
-        .execute(&store.pool)
-        .await
-        .expect("legacy row");
+        store
+            .writer
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO users (id, platform, crm_user_id, name, hostname, credential_kind,
+                                        credential, created_at, updated_at)
+                     VALUES ('1-p', 'p', '1', 'N', 'h', 'api-key', 'legacy-key', 0, 0)",
+                    [],
+                )
+            })
+            .await
+            .expect("legacy row");
         store.close().await;
         let store = SqliteStore::open(&url, sealer).await.expect("reopens");
-        let raw: String = sqlx::query_scalar("SELECT credential FROM users WHERE id = '1-p'")
-            .fetch_one(&store.pool)
-            .await
+        let raw: String = store
+            .readers
+            .read(|c| {
+                c.query_row("SELECT credential FROM users WHERE id = '1-p'", [], |row| {
+                    row.get(0)
+                })
+            })
             .expect("raw");
         assert!(!raw.contains("legacy-key"), "sealed in place");
         assert_eq!(

@@ -1,174 +1,228 @@
-//! Group commit for SQLite: every write statement goes through one
-//! connection, and the statements waiting when a transaction starts share
-//! it, and its fsync.
+//! Group commit for SQLite: every write runs on one connection, on a thread
+//! of its own, and the writes waiting when a transaction starts share it,
+//! and its fsync.
 //!
-//! SQLite has one writer at a time. With writes spread over a pool, each
-//! concurrent writer waits in SQLite's busy handler, which sleeps (1, 2, 5,
-//! 10 … 100 ms), and every statement pays its own fsync. Here writers queue
-//! in memory instead, and a batch of N statements costs one fsync.
+//! SQLite has one writer at a time. With writes spread over several
+//! connections, each concurrent writer waits in SQLite's busy handler, which
+//! sleeps (1, 2, 5, 10 … 100 ms), and every write pays its own fsync. Here
+//! writers queue in memory instead, and a batch of N writes costs one fsync.
+//! The statements run on the writer thread itself, so a write costs no
+//! thread hand-off beyond its submission and its answer.
 //!
-//! Durability is unchanged: a statement's result is handed back only after
-//! the transaction holding it has committed (`synchronous = FULL`). A failed
-//! statement undoes only itself (SQLite rolls back the statement, not the
-//! transaction) and is answered with its error; if the commit itself fails,
-//! every statement of the batch is answered with that failure.
-//!
-//! Each statement must be one SQL statement, so it is atomic on its own.
+//! Durability is unchanged: a write's result is handed back only after the
+//! transaction holding it has committed (`synchronous = FULL`). Each write
+//! runs in a savepoint, so a failed write undoes only itself and is answered
+//! with its error; if the commit fails, every write of the batch is answered
+//! with that failure.
 
-use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteConnection};
-use sqlx::{ConnectOptions, Connection, Sqlite};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
-
-/// A write statement with its arguments bound (owned, so it can cross to
-/// the writer task).
-pub(super) type Statement = sqlx::query::Query<'static, Sqlite, SqliteArguments<'static>>;
 
 /// Why a write failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error(transparent)]
-    Statement(#[from] sqlx::Error),
+    Statement(#[from] rusqlite::Error),
     #[error("the transaction holding this write failed to commit: {0}")]
     Commit(String),
     #[error("the database writer has stopped")]
     Stopped,
 }
 
-/// What a statement answered: rows it changed, and the first column of the
-/// first row it returned (for `RETURNING`).
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Written {
-    pub(super) rows_affected: u64,
-    pub(super) returned: Option<i64>,
+/// One queued write, its result held until the batch commits.
+trait Work: Send {
+    /// Run the write; whether it succeeded (and must be kept).
+    fn run(&mut self, connection: &Connection) -> bool;
+    /// Answer the caller: `commit` is the batch's outcome.
+    fn finish(self: Box<Self>, commit: Result<(), &str>);
 }
 
-struct Job {
-    statement: Statement,
-    /// Whether to read a `RETURNING` integer rather than count rows.
-    returning: bool,
-    reply: oneshot::Sender<Result<Written, WriteError>>,
+struct Pending<T, F> {
+    write: Option<F>,
+    outcome: Option<rusqlite::Result<T>>,
+    reply: oneshot::Sender<Result<T, WriteError>>,
 }
 
-/// The handle writers queue on. Cheap to clone.
+impl<T, F> Work for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> rusqlite::Result<T> + Send,
+{
+    fn run(&mut self, connection: &Connection) -> bool {
+        let outcome = self.write.take().map(|write| write(connection));
+        let ok = matches!(outcome, Some(Ok(_)));
+        self.outcome = outcome;
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), &str>) {
+        let answer = match (commit, self.outcome) {
+            (Err(why), _) => Err(WriteError::Commit(why.to_owned())),
+            (Ok(()), Some(outcome)) => outcome.map_err(WriteError::from),
+            (Ok(()), None) => Err(WriteError::Commit("write never ran".into())),
+        };
+        // The caller may have gone; the write stands either way.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// The handle writers queue on. Cheap to clone; the writer thread ends
+/// (closing its connection) when the last handle is dropped.
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Box<dyn Work>>,
 }
 
-impl std::fmt::Debug for Job {
+impl std::fmt::Debug for dyn Work {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("returning", &self.returning)
-            .finish_non_exhaustive()
+        f.write_str("Work")
     }
 }
 
 impl Writer {
-    /// Open the writer's own connection and start its task. At most
-    /// `max_batch` statements share a transaction.
-    pub(super) async fn open(
-        options: &SqliteConnectOptions,
-        max_batch: usize,
-    ) -> Result<Self, sqlx::Error> {
-        let connection = options.connect().await?;
-        let (jobs, queue) = mpsc::channel(max_batch.max(1) * 4);
-        tokio::spawn(run(connection, queue, max_batch.max(1)));
+    /// Start the writer thread on `connection`. At most `max_batch` writes
+    /// share a transaction.
+    pub(super) fn start(connection: Connection, max_batch: usize) -> std::io::Result<Self> {
+        let max_batch = max_batch.max(1);
+        let (jobs, queue) = mpsc::channel(max_batch * 4);
+        std::thread::Builder::new()
+            .name("switchboard-db-writer".into())
+            .spawn(move || run(connection, queue, max_batch))?;
         Ok(Self { jobs })
     }
 
-    /// Run `statement`; returns once it is durable.
-    pub(super) async fn execute(&self, statement: Statement) -> Result<Written, WriteError> {
-        self.submit(statement, false).await
-    }
-
-    /// Run a `… RETURNING <integer>` statement; returns the integer once it
-    /// is durable.
-    pub(super) async fn returning_i64(&self, statement: Statement) -> Result<i64, WriteError> {
-        let written = self.submit(statement, true).await?;
-        written
-            .returned
-            .ok_or(WriteError::Statement(sqlx::Error::RowNotFound))
-    }
-
-    async fn submit(&self, statement: Statement, returning: bool) -> Result<Written, WriteError> {
+    /// Run `write` (one or more statements, as one unit) in the next batch;
+    /// returns its result once the batch has committed.
+    pub(super) async fn write<T, F>(&self, write: F) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
+        let work = Box::new(Pending {
+            write: Some(write),
+            outcome: None,
+            reply,
+        });
         self.jobs
-            .send(Job {
-                statement,
-                returning,
-                reply,
-            })
+            .send(work)
             .await
             .map_err(|_| WriteError::Stopped)?;
         answer.await.map_err(|_| WriteError::Stopped)?
     }
 }
 
-/// The writer task: take what is queued (at least one), run it in one
-/// transaction, commit, answer. Ends when every [`Writer`] is dropped.
-async fn run(mut connection: SqliteConnection, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
+/// The writer thread: take what is queued (at least one), run it in one
+/// transaction, commit, answer.
+fn run(connection: Connection, mut queue: mpsc::Receiver<Box<dyn Work>>, max_batch: usize) {
     let mut batch = Vec::with_capacity(max_batch);
-    while queue.recv_many(&mut batch, max_batch).await > 0 {
-        for (reply, outcome) in commit(&mut connection, batch.drain(..)).await {
-            // The caller may have gone; the write stands either way.
-            let _ = reply.send(outcome);
+    while let Some(first) = queue.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match queue.try_recv() {
+                Ok(work) => batch.push(work),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit(&connection, &mut batch);
+        let outcome = outcome.as_ref().map(|_| ()).map_err(String::as_str);
+        for work in batch.drain(..) {
+            work.finish(outcome);
         }
     }
-    let _ = connection.close().await;
 }
 
-type Reply = oneshot::Sender<Result<Written, WriteError>>;
-
-/// Run `batch` in one transaction. One outcome per job, in order, to be
-/// sent once this returns (after the commit).
-async fn commit(
-    connection: &mut SqliteConnection,
-    batch: impl ExactSizeIterator<Item = Job>,
-) -> Vec<(Reply, Result<Written, WriteError>)> {
-    let mut outcomes = Vec::with_capacity(batch.len());
-    let begun = sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *connection)
-        .await
-        .map_err(|e| e.to_string());
-    for job in batch {
-        let outcome = match &begun {
-            Err(why) => Err(WriteError::Commit(why.clone())),
-            Ok(_) => run_statement(connection, job.statement, job.returning).await,
-        };
-        outcomes.push((job.reply, outcome));
-    }
-    if begun.is_err() {
-        return outcomes;
-    }
-    if let Err(e) = sqlx::query("COMMIT").execute(&mut *connection).await {
-        // Still in a transaction if the commit failed before ending it.
-        let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
-        let why = e.to_string();
-        for (_, outcome) in &mut outcomes {
-            *outcome = Err(WriteError::Commit(why.clone()));
+/// Run `batch` in one transaction, each write in a savepoint.
+fn commit(connection: &Connection, batch: &mut [Box<dyn Work>]) -> Result<(), String> {
+    let text = |e: rusqlite::Error| e.to_string();
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(text)?;
+    let ran = (|| {
+        for work in batch.iter_mut() {
+            connection.execute_batch("SAVEPOINT write")?;
+            if !work.run(connection) {
+                connection.execute_batch("ROLLBACK TO write")?;
+            }
+            connection.execute_batch("RELEASE write")?;
         }
+        connection.execute_batch("COMMIT")
+    })();
+    if let Err(e) = ran {
+        // Still in the transaction if it failed before ending it.
+        let _ = connection.execute_batch("ROLLBACK");
+        return Err(text(e));
     }
-    outcomes
+    Ok(())
 }
 
-async fn run_statement(
-    connection: &mut SqliteConnection,
-    statement: Statement,
-    returning: bool,
-) -> Result<Written, WriteError> {
-    if returning {
-        use sqlx::Row;
-        let row = statement.fetch_optional(&mut *connection).await?;
-        let returned = row.map(|r| r.try_get::<i64, _>(0)).transpose()?;
-        Ok(Written {
-            rows_affected: u64::from(returned.is_some()),
-            returned,
-        })
-    } else {
-        let done = statement.execute(&mut *connection).await?;
-        Ok(Written {
-            rows_affected: done.rows_affected(),
-            returned: None,
-        })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (tempfile::TempDir, Writer, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.db");
+        let connection = Connection::open(&path).expect("opens");
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER PRIMARY KEY);")
+            .expect("schema");
+        let writer = Writer::start(connection, 64).expect("starts");
+        (dir, writer, path)
+    }
+
+    fn stored(path: &std::path::Path) -> Vec<i64> {
+        let connection = Connection::open(path).expect("opens");
+        let mut statement = connection
+            .prepare("SELECT n FROM t ORDER BY n")
+            .expect("prepares");
+        statement
+            .query_map([], |row| row.get(0))
+            .expect("reads")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows")
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_undoes_only_itself() {
+        let (_dir, writer, path) = writer();
+        // Submitted together, so they share batches; 13 inserts a row and
+        // then fails (a duplicate key), which must leave no trace of it.
+        let writes = (0..40).map(|n| {
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(move |c| {
+                        c.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                        if n == 13 {
+                            c.execute("INSERT INTO t (n) VALUES (1000)", [])?;
+                            c.execute("INSERT INTO t (n) VALUES (0)", [])?;
+                        }
+                        Ok(n)
+                    })
+                    .await
+            }
+        });
+        let results = futures::future::join_all(writes).await;
+        for (n, result) in results.iter().enumerate() {
+            match n {
+                13 => assert!(
+                    matches!(result, Err(WriteError::Statement(_))),
+                    "{result:?}"
+                ),
+                _ => assert_eq!(result.as_ref().ok(), Some(&(n as i64))),
+            }
+        }
+        let expected: Vec<i64> = (0..40).filter(|n| *n != 13).collect();
+        assert_eq!(stored(&path), expected);
+    }
+
+    #[tokio::test]
+    async fn answers_come_after_the_commit() {
+        let (_dir, writer, path) = writer();
+        writer
+            .write(|c| c.execute("INSERT INTO t (n) VALUES (7)", []))
+            .await
+            .expect("writes");
+        // Another connection sees the row as soon as the write answered.
+        assert_eq!(stored(&path), [7]);
     }
 }

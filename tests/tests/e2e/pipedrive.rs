@@ -33,17 +33,13 @@ fn bearer(request: &switchboard_tests::pipedrive::Recorded) -> String {
 }
 
 async fn sealed_columns(dirs: &Dirs) -> Vec<(String, Option<String>, Option<String>)> {
-    let url = format!(
-        "sqlite://{}?mode=ro",
-        dirs.data.join("switchboard.db").display()
-    );
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let rows = sqlx::query_as("SELECT credential_kind, credential, refresh_token FROM users")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    rows
+    dirs.database()
+        .prepare("SELECT credential_kind, credential, refresh_token FROM users")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
