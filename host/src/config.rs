@@ -21,6 +21,14 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_LISTEN_BACKLOG", default_value_t = 4096)]
     pub listen_backlog: u32,
 
+    /// Log one `info` line per answered request (method, path, status,
+    /// latency; never the query). Off, those lines are `debug`. Each line is
+    /// a write to stderr: at 25,000 requests/s that cost a fifth of the
+    /// server's throughput (BENCHMARKS.md), so a reverse proxy's access log
+    /// is the cheaper place for it.
+    #[arg(long, env = "SWITCHBOARD_ACCESS_LOG")]
+    pub access_log: bool,
+
     /// Directory of adapter components (`*.wasm`) and their operator files (`NAME.toml`).
     #[arg(
         long,
@@ -113,6 +121,18 @@ pub struct RuntimeConfig {
     /// are answered `ADAPTER_BUSY`.
     #[arg(long, env = "SWITCHBOARD_MAX_INSTANCES", default_value_t = 1000)]
     pub max_instances: u32,
+
+    /// Of each instance's linear memory, this much is reset in place (only
+    /// the pages it touched, found with `PAGEMAP_SCAN` on Linux 6.7+) and
+    /// kept mapped for the next instance, instead of being given back to
+    /// the kernel and faulted in again. It halves the cost of a fresh
+    /// instance; it costs up to this much resident memory per idle slot.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ADAPTER_KEEP_RESIDENT_KIB",
+        default_value_t = 1024
+    )]
+    pub adapter_keep_resident_kib: u32,
 
     /// Let adapters reach private, loopback and link-local addresses (for
     /// development against a local mock CRM). Off by default (SSRF).

@@ -19,7 +19,7 @@ pub mod service;
 pub mod store;
 
 use anyhow::Context;
-use api::{AppState, HttpLimits};
+use api::{AppState, HttpOptions};
 use config::Config;
 use registry::Registry;
 use runtime::Runtime;
@@ -91,9 +91,10 @@ pub async fn serve(
         config.oauth_refresh_margin,
     );
 
-    let limits = HttpLimits {
+    let limits = HttpOptions {
         body_bytes: config.body_limit,
         request_timeout: config.request_timeout,
+        access_log: config.access_log,
     };
     let admin_token = config.admin_token.clone().map(api::AdminToken::new);
     let app = api::router(

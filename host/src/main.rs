@@ -42,6 +42,12 @@ enum Command {
     },
 }
 
+/// mimalloc instead of the system allocator: a request makes many small,
+/// short-lived allocations across threads, where glibc's malloc spent about
+/// a fifth of the server's CPU under load (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 #[allow(clippy::print_stdout, reason = "the CLI prints its results")]
 async fn main() -> ExitCode {

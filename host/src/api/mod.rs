@@ -35,17 +35,20 @@ pub struct AppState {
     pub admin_token: Option<AdminToken>,
 }
 
-/// Limits applied to every request.
+/// How every request is handled: its limits, and whether it is logged.
 #[derive(Debug, Clone, Copy)]
-pub struct HttpLimits {
+pub struct HttpOptions {
     pub body_bytes: usize,
     pub request_timeout: Duration,
+    /// One `info` line per answered request. Otherwise those lines are at
+    /// `debug`; failures (5xx) are logged either way.
+    pub access_log: bool,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole API as a router.
-pub fn router(state: AppState, limits: HttpLimits) -> Router {
+pub fn router(state: AppState, limits: HttpOptions) -> Router {
     let mut routes = Router::new()
         .route("/apiKeyLogin", post(auth::api_key_login))
         .route("/unAuthorize", post(auth::unauthorize))
@@ -74,7 +77,11 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         })
-        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO));
+        .on_response(DefaultOnResponse::new().level(if limits.access_log {
+            tracing::Level::INFO
+        } else {
+            tracing::Level::DEBUG
+        }));
 
     // Router::layer wraps everything added before it, so the last layer
     // here is the outermost.

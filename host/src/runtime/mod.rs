@@ -184,7 +184,7 @@ impl Runtime {
             .total_tables(instances.saturating_mul(8))
             .total_stacks(instances)
             .max_memory_size(config.memory_bytes())
-            .linear_memory_keep_resident(1 << 20)
+            .linear_memory_keep_resident(config.adapter_keep_resident_kib as usize * 1024)
             .table_keep_resident(64 << 10)
             .pagemap_scan(wasmtime::Enabled::Auto);
         let mut wasm = wasmtime::Config::new();

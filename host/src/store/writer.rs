@@ -135,16 +135,21 @@ fn run(connection: Connection, mut queue: mpsc::Receiver<Box<dyn Work>>, max_bat
 /// Run `batch` in one transaction, each write in a savepoint.
 fn commit(connection: &Connection, batch: &mut [Box<dyn Work>]) -> Result<(), String> {
     let text = |e: rusqlite::Error| e.to_string();
-    connection.execute_batch("BEGIN IMMEDIATE").map_err(text)?;
+    connection
+        .prepare_cached("BEGIN IMMEDIATE")
+        .and_then(|mut begin| begin.execute([]))
+        .map_err(text)?;
+    // Prepared once per connection, not parsed per write.
+    let run = |sql: &str| connection.prepare_cached(sql)?.execute([]).map(|_| ());
     let ran = (|| {
         for work in batch.iter_mut() {
-            connection.execute_batch("SAVEPOINT write")?;
+            run("SAVEPOINT write")?;
             if !work.run(connection) {
-                connection.execute_batch("ROLLBACK TO write")?;
+                run("ROLLBACK TO write")?;
             }
-            connection.execute_batch("RELEASE write")?;
+            run("RELEASE write")?;
         }
-        connection.execute_batch("COMMIT")
+        run("COMMIT")
     })();
     if let Err(e) = ran {
         // Still in the transaction if it failed before ending it.
