@@ -201,7 +201,7 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     // Criterion takes `--quick` as "fewer samples"; the others as "smaller".
     run(Command::new(cargo())
         .current_dir(root)
-        .args(["bench", "-p", "switchboard-tests", "--"])
+        .args(["bench", "-p", "switchboard-tests", "--benches", "--"])
         .args(quick))?;
     run(Command::new(cargo()).current_dir(root).args([
         "build",
