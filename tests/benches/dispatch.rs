@@ -14,7 +14,7 @@
 #![allow(clippy::unwrap_used, missing_docs, reason = "benchmark")]
 
 use clap::Parser;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
@@ -188,7 +188,7 @@ fn dispatch(c: &mut Criterion) {
 
     // Every iteration creates a new session's record, the production case
     // (a repeated session would take testCRM's shorter idempotent path).
-    let mut group = c.benchmark_group("testcrm create-call-log");
+    let mut group = c.benchmark_group(GROUP);
     let mut n = 0u64;
     group.bench_function("native", |b| {
         b.iter(|| {
@@ -197,7 +197,7 @@ fn dispatch(c: &mut Criterion) {
             black_box(testcrm::create_call_log(kv.as_ref(), request).unwrap());
         });
     });
-    group.bench_function("sandboxed: fresh instance + call", |b| {
+    group.bench_function("sandboxed", |b| {
         b.to_async(&rt).iter(|| {
             n += 1;
             let request = sandboxed_request(format!("{SESSION}-{n}"));
@@ -205,12 +205,50 @@ fn dispatch(c: &mut Criterion) {
             async move { black_box(adapter.create_call_log(request).await.unwrap()) }
         });
     });
-    group.bench_function("instantiate only", |b| {
+    group.bench_function("instantiate", |b| {
         b.to_async(&rt)
             .iter(|| async { adapter.instantiate().await.unwrap() });
     });
     group.finish();
 }
 
+/// The criterion group's name, and where criterion keeps its estimates.
+const GROUP: &str = "testcrm create-call-log";
+
+/// Print the three medians and the sandbox's overhead, from the estimates
+/// criterion just wrote (`<target>/criterion/<group>/<bench>/new/`).
+fn report_medians() {
+    let Some(target) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_owned()))
+    else {
+        return;
+    };
+    let median = |bench: &str| -> Option<f64> {
+        let path = target.join(format!("criterion/{GROUP}/{bench}/new/estimates.json"));
+        let estimates: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        Some(estimates["median"]["point_estimate"].as_f64()? / 1000.0)
+    };
+    let (Some(native), Some(sandboxed), Some(instantiate)) =
+        (median("native"), median("sandboxed"), median("instantiate"))
+    else {
+        return; // not measured (`--list`, `--test`)
+    };
+    eprintln!(
+        "medians: (a) native {native:.2} µs, (b) sandboxed {sandboxed:.2} µs, (c) instantiate {instantiate:.2} µs"
+    );
+    eprintln!(
+        "sandbox overhead (b - a): {:.2} µs; ratio b/a: {:.1}",
+        sandboxed - native,
+        sandboxed / native
+    );
+}
+
 criterion_group!(benches, dispatch);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    report_medians();
+}
