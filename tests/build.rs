@@ -32,7 +32,13 @@ fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     let target_dir = out_dir.join("wasm");
 
-    for path in ["wit", "plugins", "tests/fixtures", "Cargo.lock"] {
+    for path in [
+        "wit",
+        "plugins",
+        "tests/fixtures",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
 
