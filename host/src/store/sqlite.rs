@@ -318,16 +318,28 @@ impl SqliteStore {
             .transpose()
     }
 
-    /// Checkpoint the WAL into the database file and close the read
-    /// connections. Call once serving is done.
+    /// Checkpoint the WAL into the database file (leaving it empty) and
+    /// close the read connections. Call once serving is done.
     pub async fn close(&self) {
         self.readers.close();
-        let checkpoint = self
-            .writer
-            .write(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)"))
-            .await;
-        if let Err(e) = checkpoint {
-            tracing::warn!(error = %e, "checkpointing the database at shutdown");
+        // On a connection of its own: the writer's would be inside its
+        // batch transaction, where a checkpoint cannot run.
+        let path = self.readers.path.clone();
+        let checkpoint = tokio::task::spawn_blocking(move || -> rusqlite::Result<bool> {
+            let connection = Connection::open(&path)?;
+            configure(&connection)?;
+            connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0).map(|busy| busy == 0)
+            })
+        })
+        .await;
+        match checkpoint {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                tracing::warn!("the database was busy; the WAL is checkpointed at the next start")
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "checkpointing the database at shutdown"),
+            Err(e) => tracing::warn!(error = %e, "checkpointing the database at shutdown"),
         }
     }
 }
@@ -815,6 +827,16 @@ mod tests {
             .read(|c| c.pragma_query_value(None, "user_version", |row| row.get(0)))
             .expect("version");
         assert_eq!(version, MIGRATIONS.len());
+    }
+
+    #[tokio::test]
+    async fn closing_checkpoints_the_wal() {
+        let (dir, store) = open().await;
+        store.set("p", "k", b"v").await.expect("sets");
+        let wal = dir.path().join("t.db-wal");
+        assert!(std::fs::metadata(&wal).expect("a WAL").len() > 0);
+        store.close().await;
+        assert_eq!(std::fs::metadata(&wal).expect("still there").len(), 0);
     }
 
     #[tokio::test]
