@@ -91,7 +91,7 @@ impl Server {
         Usage::of(self.pid())
     }
 
-    /// Stop with SIGTERM-equivalent semantics are not needed here: kill.
+    /// Kill the server and reap it; a benchmark needs no graceful shutdown.
     pub(crate) fn stop(mut self) -> Result<()> {
         self.child.kill()?;
         self.child.wait()?;
