@@ -2,11 +2,14 @@
 //! `switchboard check FILE.wasm`, `switchboard adapters` and
 //! `switchboard rotate-secret-key`.
 
-use crate::config::RuntimeConfig;
-use crate::registry::{AdapterStatus, WIT_VERSION, read_operator_file};
-use crate::runtime::{AdapterKv, AuthType, Runtime};
+use crate::WIT_VERSION;
+use crate::config::SandboxConfig;
+use crate::kv::AdapterKv;
+use crate::registry::{AdapterStatus, read_operator_file};
+use crate::runtime::{AuthType, Runtime};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -33,13 +36,13 @@ impl AdapterKv for NoKv {
 
 /// Validate a component offline, as the server would load it, and describe
 /// it. Also checks `NAME.toml` beside it, when there is one.
-pub async fn check(file: &Path, runtime_config: &RuntimeConfig) -> anyhow::Result<String> {
+pub async fn check(file: &Path, sandbox: &SandboxConfig) -> anyhow::Result<String> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let operator_file = file.with_extension("toml");
     let settings = read_operator_file(&operator_file)
         .await
         .map_err(|e| anyhow::anyhow!("operator file {}: {e}", operator_file.display()))?;
-    let runtime = Runtime::new(runtime_config, Arc::new(NoKv), None)?;
+    let runtime = Runtime::new(sandbox, Arc::new(NoKv), sandbox.egress_client()?, None)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let (adapter, _) = runtime
         .load(bytes, &sha256, settings.runtime.clone())
@@ -91,13 +94,13 @@ pub struct RotateArgs {
     pub database_url: Option<String>,
     /// The key the credentials are sealed with now. Defaults to
     /// `<data-dir>/secret-key`.
-    #[arg(long, env = "SWITCHBOARD_SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<String>,
+    #[arg(long, env = "SWITCHBOARD_SECRET_KEY", hide_env_values = true, value_parser = crate::config::secret)]
+    pub secret_key: Option<SecretString>,
     /// The key to seal them with from now on (64 hex digits). When unset and
     /// the current key is `<data-dir>/secret-key`, a new one is generated
     /// into that file.
-    #[arg(long, env = "SWITCHBOARD_NEW_SECRET_KEY", hide_env_values = true)]
-    pub new_secret_key: Option<String>,
+    #[arg(long, env = "SWITCHBOARD_NEW_SECRET_KEY", hide_env_values = true, value_parser = crate::config::secret)]
+    pub new_secret_key: Option<SecretString>,
 }
 
 /// Re-seal every stored credential with a new key, in one transaction. Run
@@ -108,9 +111,8 @@ pub async fn rotate_secret_key(args: &RotateArgs) -> anyhow::Result<String> {
     use crate::store::sealed::{Sealer, SecretKey};
     let key_file = args.data_dir.join("secret-key");
     let current = match &args.secret_key {
-        Some(text) => {
-            SecretKey::from_hex(text).map_err(|e| anyhow::anyhow!("--secret-key: {e}"))?
-        }
+        Some(text) => SecretKey::from_hex(text.expose_secret())
+            .map_err(|e| anyhow::anyhow!("--secret-key: {e}"))?,
         None => {
             let text = std::fs::read_to_string(&key_file).with_context(|| {
                 format!(
@@ -124,20 +126,19 @@ pub async fn rotate_secret_key(args: &RotateArgs) -> anyhow::Result<String> {
     };
     let in_file = args.secret_key.is_none();
     let new = match &args.new_secret_key {
-        Some(text) => {
-            SecretKey::from_hex(text).map_err(|e| anyhow::anyhow!("--new-secret-key: {e}"))?
-        }
+        Some(text) => SecretKey::from_hex(text.expose_secret())
+            .map_err(|e| anyhow::anyhow!("--new-secret-key: {e}"))?,
         None if in_file => SecretKey::generate(),
         None => bail!(
             "give --new-secret-key: the current key is configured, not in {}",
             key_file.display()
         ),
     };
-    anyhow::ensure!(new != current, "the new key is the current key");
+    anyhow::ensure!(new.id() != current.id(), "the new key is the current key");
     let staged = args.data_dir.join("secret-key.new");
     if in_file {
         let _ = std::fs::remove_file(&staged);
-        crate::auth::write_private(&staged, new.to_hex().as_bytes())
+        crate::private_file::write_new(&staged, new.to_hex().expose_secret().as_bytes())
             .with_context(|| format!("writing {}", staged.display()))?;
     }
     let url = crate::config::database_url(args.database_url.as_deref(), &args.data_dir);
@@ -165,16 +166,31 @@ pub async fn rotate_secret_key(args: &RotateArgs) -> anyhow::Result<String> {
 }
 
 /// Fetch the admin list and render it as a table.
-pub async fn adapters(url: &str, admin_token: &str) -> anyhow::Result<String> {
+pub async fn adapters(url: &str, admin_token: &SecretString) -> anyhow::Result<String> {
+    use http_body_util::BodyExt;
     let endpoint = format!("{}/admin/adapters", url.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .get(&endpoint)
-        .bearer_auth(admin_token)
-        .send()
+    let request = http::Request::get(&endpoint)
+        .header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", admin_token.expose_secret()),
+        )
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .with_context(|| format!("{endpoint} is not a URL"))?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let response = client
+        .request(request)
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
     let status = response.status();
-    let body: serde_json::Value = response.json().await.context("the answer is not JSON")?;
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .with_context(|| format!("reading the answer of {endpoint}"))?
+        .to_bytes();
+    let body: serde_json::Value =
+        serde_json::from_slice(&bytes).context("the answer is not JSON")?;
     if !status.is_success() {
         let message = body["returnMessage"]["message"]
             .as_str()

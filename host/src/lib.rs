@@ -4,15 +4,21 @@
 //! and delegates every CRM operation to an adapter: a WebAssembly component
 //! built against the WIT package in `wit/`, loaded from a plugins directory.
 //!
-//! Layers, each knowing only the one below: [`api`] (HTTP) → [`service`]
-//! (call-logging rules) → [`store`] (SQL) and [`registry`] (which adapter
-//! serves a platform) → [`runtime`] (wasmtime).
+//! Layers, each knowing only the ones below it: [`api`] (HTTP) →
+//! [`service`] (call-logging rules) → [`store`] (SQL) and [`registry`]
+//! (which adapter serves a platform) → [`runtime`] (wasmtime). Below them
+//! all: [`auth`] (tokens, OAuth), [`egress`] (the one outbound client),
+//! [`config`], and the small shared pieces [`kv`], [`private_file`] and
+//! [`clock`]. `ARCHITECTURE.md` draws the whole picture.
 
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod egress;
+pub mod kv;
+pub mod private_file;
 pub mod registry;
 pub mod runtime;
 pub mod service;
@@ -30,6 +36,10 @@ use store::sealed::Sealer;
 use store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
+/// The version of the WIT package `switchboard:adapter` this host serves,
+/// read from `wit/adapter.wit` at build time.
+pub const WIT_VERSION: &str = env!("SWITCHBOARD_WIT_VERSION");
+
 /// Serve the API on `listener` until `shutdown` resolves, then let in-flight
 /// requests finish (for at most `config.shutdown_grace`).
 ///
@@ -41,6 +51,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate()?;
+    runtime::check_limits(&config.sandbox)?;
     anyhow::ensure!(
         config.plugins_dir.is_dir(),
         "plugins directory {} does not exist (build the adapters with `cargo xtask build`)",
@@ -49,7 +60,7 @@ pub async fn serve(
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let secret_key =
-        store::sealed::load_or_generate_key(config.secret_key.as_deref(), &config.data_dir)?;
+        store::sealed::load_or_generate_key(config.secret_key.as_ref(), &config.data_dir)?;
     let store = Arc::new(
         SqliteStore::open(&config.database_url(), Sealer::new(&secret_key))
             .await
@@ -67,14 +78,15 @@ pub async fn serve(
             "released a create left pending by a previous process; the next create of this session calls the adapter again"
         );
     }
-    let secret = auth::load_or_generate_secret(config.jwt_secret.as_deref(), &config.data_dir)?;
+    let secret = auth::load_or_generate_secret(config.jwt_secret.as_ref(), &config.data_dir)?;
     let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl);
     let cache = ArtifactCache::new(
         config.data_dir.join("cache"),
         config.cache_max_mib * 1024 * 1024,
     )
     .context("creating the artifact cache")?;
-    let runtime = Runtime::new(&config.runtime, store.clone(), Some(cache))?;
+    let egress = config.sandbox.egress_client()?;
+    let runtime = Runtime::new(&config.sandbox, store.clone(), egress.clone(), Some(cache))?;
     let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (registry, _watcher) = Registry::start(
         runtime,
@@ -86,6 +98,7 @@ pub async fn serve(
     let service = Service::new(
         store.clone(),
         registry.clone(),
+        egress,
         jwt,
         config.details_concurrency,
         config.oauth_refresh_margin,
@@ -96,7 +109,7 @@ pub async fn serve(
         request_timeout: config.request_timeout,
         access_log: config.access_log,
     };
-    let admin_token = config.admin_token.clone().map(api::AdminToken::new);
+    let admin_token = config.admin_token.as_ref().map(api::AdminToken::new);
     let app = api::router(
         AppState {
             service,

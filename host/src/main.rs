@@ -1,9 +1,10 @@
 //! The `switchboard` command line.
 
 use clap::{Parser, Subcommand};
+use secrecy::SecretString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use switchboard::config::{Config, RuntimeConfig};
+use switchboard::config::{Config, SandboxConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Self-hosted call-logging server for CRMs (RingCentral App Connect API,
@@ -26,7 +27,7 @@ enum Command {
         /// The component, e.g. target/plugins/testcrm.wasm.
         file: PathBuf,
         #[command(flatten)]
-        runtime: RuntimeConfig,
+        sandbox: SandboxConfig,
     },
     /// Re-seal every stored credential with a new secret key (run with the
     /// server stopped).
@@ -37,8 +38,8 @@ enum Command {
         #[arg(long, env = "SWITCHBOARD_URL", default_value = "http://127.0.0.1:8080")]
         url: String,
         /// The server's --admin-token.
-        #[arg(long, env = "SWITCHBOARD_ADMIN_TOKEN", hide_env_values = true)]
-        admin_token: String,
+        #[arg(long, env = "SWITCHBOARD_ADMIN_TOKEN", hide_env_values = true, value_parser = switchboard::config::secret)]
+        admin_token: SecretString,
     },
 }
 
@@ -65,7 +66,7 @@ async fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Serve(config) => serve(*config).await,
-        Command::Check { file, runtime } => switchboard::cli::check(&file, &runtime)
+        Command::Check { file, sandbox } => switchboard::cli::check(&file, &sandbox)
             .await
             .map(|out| print!("{out}")),
         Command::RotateSecretKey(args) => switchboard::cli::rotate_secret_key(&args)

@@ -18,8 +18,9 @@ use criterion::{Criterion, criterion_group};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
-use switchboard::config::RuntimeConfig;
-use switchboard::runtime::{self, AdapterKv, Runtime};
+use switchboard::config::SandboxConfig;
+use switchboard::kv::AdapterKv;
+use switchboard::runtime::Runtime;
 use switchboard_adapter as guest;
 use switchboard_tests::artifacts;
 
@@ -97,87 +98,52 @@ impl testcrm::Storage for MemoryKv {
 #[derive(Parser)]
 struct Cli {
     #[command(flatten)]
-    runtime: RuntimeConfig,
+    sandbox: SandboxConfig,
 }
 
 const SESSION: &str = "4503991004";
 
-/// The reference call (see `../shared/examples`) as the host passes it.
-fn sandboxed_request(session_id: String) -> runtime::CreateCallLogRequest {
-    use runtime::*;
-    CreateCallLogRequest {
-        user: UserContext {
-            user_id: "test-1".into(),
-            hostname: "crm.example".into(),
-            credential: Credential::ApiKey("key".into()),
-            timezone: None,
-        },
-        call: Call {
-            id: "X2AvJPtwNQbNQA".into(),
-            session_id,
-            telephony_session_id: Some("s-9a03590172ea4d39a7cf7d5b6dba6a3b".into()),
-            direction: Direction::Inbound,
-            start_time: 1_536_672_249_000,
-            duration_seconds: 65,
-            result: "Accepted".into(),
-            from: Party {
-                phone_number: Some("+16504445566".into()),
+/// The reference call (RingCentral's documented example, as in
+/// `tests/data/ringcentral-call-log.json`) as a `create-call-log` request,
+/// in the types of `$types`: the host's bindings or the guest SDK's.
+macro_rules! reference_request {
+    ($types:path, $session_id:expr) => {{
+        use $types as t;
+        t::CreateCallLogRequest {
+            user: t::UserContext {
+                user_id: "test-1".into(),
+                hostname: "crm.example".into(),
+                credential: t::Credential::ApiKey("key".into()),
+                timezone: None,
+            },
+            call: t::Call {
+                id: "X2AvJPtwNQbNQA".into(),
+                session_id: $session_id,
+                telephony_session_id: Some("s-9a03590172ea4d39a7cf7d5b6dba6a3b".into()),
+                direction: t::Direction::Inbound,
+                start_time: 1_536_672_249_000,
+                duration_seconds: 65,
+                result: "Accepted".into(),
+                from: t::Party {
+                    phone_number: Some("+16504445566".into()),
+                    name: Some("John Smith".into()),
+                },
+                to: t::Party {
+                    phone_number: Some("+18662019834".into()),
+                    name: Some("Jane Smith".into()),
+                },
+                recording_link: Some("https://app.ringcentral.com/recordings/1001".into()),
+                custom_subject: None,
+            },
+            contact: t::ContactRef {
+                id: "42".into(),
+                contact_type: None,
                 name: Some("John Smith".into()),
             },
-            to: Party {
-                phone_number: Some("+18662019834".into()),
-                name: Some("Jane Smith".into()),
-            },
-            recording_link: Some("https://app.ringcentral.com/recordings/1001".into()),
-            custom_subject: None,
-        },
-        contact: ContactRef {
-            id: "42".into(),
-            contact_type: None,
-            name: Some("John Smith".into()),
-        },
-        note: Some("Discussed renewal".into()),
-        additional_submission: None,
-    }
-}
-
-/// The same request in the guest SDK's types.
-fn native_request(session_id: String) -> guest::CreateCallLogRequest {
-    use guest::*;
-    CreateCallLogRequest {
-        user: UserContext {
-            user_id: "test-1".into(),
-            hostname: "crm.example".into(),
-            credential: Credential::ApiKey("key".into()),
-            timezone: None,
-        },
-        call: Call {
-            id: "X2AvJPtwNQbNQA".into(),
-            session_id,
-            telephony_session_id: Some("s-9a03590172ea4d39a7cf7d5b6dba6a3b".into()),
-            direction: Direction::Inbound,
-            start_time: 1_536_672_249_000,
-            duration_seconds: 65,
-            result: "Accepted".into(),
-            from: Party {
-                phone_number: Some("+16504445566".into()),
-                name: Some("John Smith".into()),
-            },
-            to: Party {
-                phone_number: Some("+18662019834".into()),
-                name: Some("Jane Smith".into()),
-            },
-            recording_link: Some("https://app.ringcentral.com/recordings/1001".into()),
-            custom_subject: None,
-        },
-        contact: ContactRef {
-            id: "42".into(),
-            contact_type: None,
-            name: Some("John Smith".into()),
-        },
-        note: Some("Discussed renewal".into()),
-        additional_submission: None,
-    }
+            note: Some("Discussed renewal".into()),
+            additional_submission: None,
+        }
+    }};
 }
 
 fn dispatch(c: &mut Criterion) {
@@ -185,9 +151,10 @@ fn dispatch(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let config = Cli::try_parse_from(["bench"]).unwrap().runtime;
+    let config = Cli::try_parse_from(["bench"]).unwrap().sandbox;
     let kv = Arc::new(MemoryKv::default());
-    let runtime = Runtime::new(&config, kv.clone(), None).unwrap();
+    let egress = config.egress_client().unwrap();
+    let runtime = Runtime::new(&config, kv.clone(), egress, None).unwrap();
     let bytes = std::fs::read(artifacts::TESTCRM).unwrap();
     let (adapter, _) = rt
         .block_on(runtime.load(bytes, "bench", Default::default()))
@@ -200,14 +167,14 @@ fn dispatch(c: &mut Criterion) {
     group.bench_function("native", |b| {
         b.iter(|| {
             n += 1;
-            let request = native_request(format!("{SESSION}-{n}"));
+            let request = reference_request!(switchboard_adapter, format!("{SESSION}-{n}"));
             black_box(testcrm::create_call_log(kv.as_ref(), request).unwrap());
         });
     });
     group.bench_function("sandboxed", |b| {
         b.to_async(&rt).iter(|| {
             n += 1;
-            let request = sandboxed_request(format!("{SESSION}-{n}"));
+            let request = reference_request!(switchboard::runtime, format!("{SESSION}-{n}"));
             let adapter = &adapter;
             async move { black_box(adapter.create_call_log(request).await.unwrap()) }
         });

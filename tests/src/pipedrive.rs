@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The OAuth client the test servers are configured with.
 pub const CLIENT_ID: &str = "switchboard-client-id";
@@ -43,15 +43,20 @@ const ERROR_INFO: &str =
 /// One request the mock received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// `GET`, `POST`, …
     pub method: String,
+    /// The path, without the query.
     pub path: String,
+    /// The raw query string.
     pub query: String,
+    /// The request headers.
     pub headers: HeaderMap,
     /// The body as JSON, or as a JSON string when it was not JSON (forms).
     pub body: Value,
 }
 
 impl Recorded {
+    /// A header's value, as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -77,8 +82,11 @@ impl Recorded {
 pub enum Misbehaviour {
     /// Answer with this status, headers and JSON body.
     Answer {
+        /// The status.
         status: u16,
+        /// Extra headers.
         headers: Vec<(String, String)>,
+        /// The JSON body.
         body: Value,
     },
     /// Answer 200 with a body that is not JSON.
@@ -122,6 +130,7 @@ struct State {
 /// A running mock Pipedrive.
 #[derive(Debug, Clone)]
 pub struct MockPipedrive {
+    /// `http://127.0.0.1:PORT`.
     pub url: String,
     state: Arc<Mutex<State>>,
     connections: Arc<AtomicUsize>,
@@ -282,18 +291,13 @@ impl MockPipedrive {
 
     /// Wait (with a deadline) until `count` requests match.
     pub async fn wait_for(&self, what: &str, count: usize, matches: impl Fn(&Recorded) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let seen = self.requests().iter().filter(|r| matches(r)).count();
-            if seen >= count {
-                return;
+        crate::wait_until(crate::DEADLINE, async || {
+            match self.requests().iter().filter(|r| matches(r)).count() {
+                seen if seen >= count => Ok(()),
+                seen => Err(format!("mock Pipedrive to see {count} {what}; saw {seen}")),
             }
-            assert!(
-                Instant::now() < deadline,
-                "mock Pipedrive saw {seen} of {count} {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        })
+        .await;
     }
 }
 

@@ -4,35 +4,32 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::bearer_token;
-use crate::registry::{AdapterStatus, FileStatus};
+use crate::service::{AdapterStatus, FileStatus};
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The admin token, kept as a digest and compared in constant time.
-#[derive(Clone)]
-pub struct AdminToken([u8; 32]);
-
-impl std::fmt::Debug for AdminToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AdminToken(<redacted>)")
-    }
-}
+#[derive(Debug, Clone)]
+pub struct AdminToken(SecretSlice<u8>);
 
 impl AdminToken {
-    pub fn new(token: String) -> Self {
-        Self(Sha256::digest(token.as_bytes()).into())
+    /// The token the admin API accepts.
+    pub fn new(token: &SecretString) -> Self {
+        let digest = Sha256::digest(token.expose_secret().as_bytes());
+        Self(digest.to_vec().into())
     }
 
     /// Comparing digests keeps both the time and the length of the
     /// comparison independent of the presented token.
     fn accepts(&self, presented: &str) -> bool {
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        self.0.ct_eq(&digest).into()
+        let digest = Sha256::digest(presented.as_bytes());
+        self.0.expose_secret().ct_eq(&digest[..]).into()
     }
 }
 
@@ -56,8 +53,8 @@ impl FromRequestParts<AppState> for Admin {
 
 /// `GET /admin/adapters`: one entry per adapter file.
 pub(super) async fn list(_: Admin, State(state): State<AppState>) -> Json<Value> {
-    let registry = state.service.registry();
-    Json(json!({ "adapters": registry.statuses(), "compilations": registry.compilations() }))
+    let service = &state.service;
+    Json(json!({ "adapters": service.adapter_statuses(), "compilations": service.compilations() }))
 }
 
 /// `GET /admin/adapters/{platform}`: the entry of the file serving (or
@@ -69,8 +66,7 @@ pub(super) async fn one(
 ) -> Result<Json<AdapterStatus>, ApiError> {
     let mut matching: Vec<AdapterStatus> = state
         .service
-        .registry()
-        .statuses()
+        .adapter_statuses()
         .into_iter()
         .filter(|s| s.platform.as_deref() == Some(platform.as_str()))
         .collect();
@@ -90,7 +86,7 @@ mod tests {
 
     #[test]
     fn accepts_only_the_token() {
-        let token = AdminToken::new("correct horse battery".into());
+        let token = AdminToken::new(&"correct horse battery".into());
         assert!(token.accepts("correct horse battery"));
         assert!(!token.accepts("correct horse batter"));
         assert!(!token.accepts(""));

@@ -4,9 +4,9 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AuthUser, JsonBody};
+use super::reply::ReturnMessage;
 use super::wire::ApiKeyLogin;
-use crate::runtime::{AdapterError, CallError};
-use crate::service::{Login, OAuthCallback, ServiceError};
+use crate::service::{AdapterFailure, Login, OAuthCallback, ServiceError};
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -114,7 +114,7 @@ fn login_error(credential: &'static str) -> impl Fn(ServiceError) -> ApiError {
         ),
         ServiceError::Adapter {
             platform,
-            error: CallError::Adapter(AdapterError::Unauthorized(_)),
+            failure: AdapterFailure::Unauthorized(_),
         } => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "CRM_UNAUTHORIZED",
@@ -122,7 +122,7 @@ fn login_error(credential: &'static str) -> impl Fn(ServiceError) -> ApiError {
         ),
         ServiceError::Adapter {
             platform,
-            error: CallError::Adapter(AdapterError::InvalidInput(m)),
+            failure: AdapterFailure::InvalidInput(m),
         } => ApiError::new(
             StatusCode::BAD_REQUEST,
             "INVALID_INPUT",
@@ -133,14 +133,11 @@ fn login_error(credential: &'static str) -> impl Fn(ServiceError) -> ApiError {
 }
 
 fn login_reply(login: Login) -> Json<Value> {
+    let welcome = format!("Successfully connected to {}.", login.display_name);
     Json(json!({
         "jwtToken": login.token,
         "name": login.name,
-        "returnMessage": {
-            "messageType": "success",
-            "message": format!("Successfully connected to {}.", login.display_name),
-            "ttl": 1000,
-        },
+        "returnMessage": ReturnMessage::success(welcome).ttl(1000),
     }))
 }
 
@@ -152,26 +149,23 @@ pub(super) async fn unauthorize(
     state.service.unauthorize(&user).await?;
     Ok(Json(json!({
         "successful": true,
-        "returnMessage": { "messageType": "success", "message": "Logged out", "ttl": 1000 },
+        "returnMessage": ReturnMessage::success("Logged out").ttl(1000),
     })))
 }
 
 /// `GET /healthz`: 200 once the adapters are loaded, 503 before.
 pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let registry = state.service.registry();
-    if !registry.is_ready() {
+    let health = state.service.health();
+    if !health.ready {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "starting" })),
         );
     }
-    let adapters: Vec<Value> = registry
-        .list()
+    let adapters: Vec<Value> = health
+        .adapters
         .iter()
-        .map(|a| {
-            let m = a.adapter.manifest();
-            json!({ "platform": m.platform, "version": m.version })
-        })
+        .map(|(platform, version)| json!({ "platform": platform, "version": version }))
         .collect();
     (
         StatusCode::OK,

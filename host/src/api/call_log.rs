@@ -3,6 +3,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AuthUser, JsonBody};
+use super::reply::{ReturnMessage, unsuccessful};
 use super::wire::{self, CallDisposition, CreateCallLog, UpdateCallLog};
 use crate::service::{CreateOutcome, UpdateOutcome};
 use axum::Json;
@@ -11,13 +12,6 @@ use serde_json::{Value, json};
 
 /// Most session ids one `GET /callLog` may ask for.
 pub(super) const MAX_SESSION_IDS: usize = 100;
-
-fn warning(message: String) -> Json<Value> {
-    Json(json!({
-        "successful": false,
-        "returnMessage": { "message": message, "messageType": "warning", "ttl": 3000 },
-    }))
-}
 
 /// `POST /callLog`
 pub(super) async fn create(
@@ -30,14 +24,14 @@ pub(super) async fn create(
         CreateOutcome::Logged { log_id } => Json(json!({
             "successful": true,
             "logId": log_id,
-            "returnMessage": { "message": "Call logged", "messageType": "success", "ttl": 2000 },
+            "returnMessage": ReturnMessage::success("Call logged"),
         })),
-        CreateOutcome::Existing { session_id } => {
-            warning(format!("Existing log for session {session_id}"))
-        }
-        CreateOutcome::ContactNotFound { number } => {
-            warning(format!("Contact not found for number {number}"))
-        }
+        CreateOutcome::Existing { session_id } => Json(unsuccessful(format!(
+            "Existing log for session {session_id}"
+        ))),
+        CreateOutcome::ContactNotFound { number } => Json(unsuccessful(format!(
+            "Contact not found for number {number}"
+        ))),
     })
 }
 
@@ -138,7 +132,7 @@ pub(super) async fn find(
     Ok(Json(json!({
         "successful": true,
         "logs": logs,
-        "returnMessage": { "message": "Call logs fetched", "messageType": "success", "ttl": 1000 },
+        "returnMessage": ReturnMessage::success("Call logs fetched").ttl(1000),
     })))
 }
 
@@ -157,11 +151,11 @@ pub(super) async fn update(
             "successful": true,
             "logId": log_id,
             "updatedNote": updated_note,
-            "returnMessage": { "message": "Call log updated", "messageType": "success", "ttl": 2000 },
+            "returnMessage": ReturnMessage::success("Call log updated"),
         })),
-        UpdateOutcome::NotFound { session_id } => {
-            warning(format!("No call log found for session {session_id}"))
-        }
+        UpdateOutcome::NotFound { session_id } => Json(unsuccessful(format!(
+            "No call log found for session {session_id}"
+        ))),
     })
 }
 
@@ -180,9 +174,11 @@ pub(super) async fn disposition(
         Some(log_id) => Json(json!({
             "successful": true,
             "logId": log_id,
-            "returnMessage": { "message": "Call disposition updated", "messageType": "success", "ttl": 2000 },
+            "returnMessage": ReturnMessage::success("Call disposition updated"),
         })),
-        None => warning(format!("No call log found for session {session_id}")),
+        None => Json(unsuccessful(format!(
+            "No call log found for session {session_id}"
+        ))),
     })
 }
 

@@ -3,8 +3,9 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AuthUser, JsonBody};
+use super::reply::{ReturnMessage, unsuccessful};
 use super::wire::{CreateContact, check_phone_number};
-use crate::runtime::Contact;
+use crate::service::model::Contact;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use serde_json::{Value, json};
@@ -53,17 +54,15 @@ pub(super) async fn find(
     let number = phone_number_param(query.as_deref().unwrap_or_default())?;
     let contacts = state.service.find_contacts(&user, &number).await?;
     if contacts.is_empty() {
-        return Ok(Json(json!({
-            "successful": false,
-            "contact": [],
-            "returnMessage": { "message": format!("Contact not found for number {number}"), "messageType": "warning", "ttl": 3000 },
-        })));
+        let mut reply = unsuccessful(format!("Contact not found for number {number}"));
+        reply["contact"] = json!([]);
+        return Ok(Json(reply));
     }
     let count = contacts.len();
     Ok(Json(json!({
         "successful": true,
         "contact": contacts.into_iter().map(contact_json).collect::<Vec<_>>(),
-        "returnMessage": { "message": format!("Found {count} contact(s)"), "messageType": "success", "ttl": 1000 },
+        "returnMessage": ReturnMessage::success(format!("Found {count} contact(s)")).ttl(1000),
     })))
 }
 
@@ -86,7 +85,7 @@ pub(super) async fn create(
     Ok(Json(json!({
         "successful": true,
         "contact": { "id": contact.id, "name": contact.name },
-        "returnMessage": { "message": format!("Contact created: {}", contact.name), "messageType": "success", "ttl": 2000 },
+        "returnMessage": ReturnMessage::success(format!("Contact created: {}", contact.name)),
     })))
 }
 

@@ -9,8 +9,8 @@
 //! Messages name the problem for the client and never carry internals (SQL,
 //! stack traces, secrets); those go to the log.
 
-use crate::runtime::{AdapterError, CallError};
-use crate::service::ServiceError;
+use super::reply::ReturnMessage;
+use crate::service::{AdapterFailure, ServiceError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -21,12 +21,16 @@ pub const AUTHORIZE_MESSAGE: &str = "Please go to Settings and authorize CRM pla
 /// An error answer: status, machine-readable code, human message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// The `errorCode`.
     pub code: &'static str,
+    /// The message shown to the user.
     pub message: String,
 }
 
 impl ApiError {
+    /// An error answer.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -71,7 +75,7 @@ impl ApiError {
     fn body(&self) -> serde_json::Value {
         json!({
             "successful": false,
-            "returnMessage": { "messageType": "warning", "message": self.message, "ttl": 3000 },
+            "returnMessage": ReturnMessage::warning(&self.message),
             "errorCode": self.code,
         })
     }
@@ -85,71 +89,69 @@ impl IntoResponse for ApiError {
 
 /// Adapter failures are answered App Connect style: HTTP 200 with
 /// `successful: false`.
-fn adapter_failure(platform: &str, error: &CallError) -> ApiError {
+fn adapter_failure(platform: &str, failure: &AdapterFailure) -> ApiError {
     let ok = StatusCode::OK;
-    match error {
-        CallError::Adapter(error) => match error {
-            AdapterError::Unsupported(m) => ApiError::new(
+    match failure {
+        AdapterFailure::Unsupported(m) => ApiError::new(
+            ok,
+            "UNSUPPORTED",
+            format!("{platform} does not support this: {m}"),
+        ),
+        AdapterFailure::Unauthorized(_) => ApiError::new(ok, "CRM_UNAUTHORIZED", AUTHORIZE_MESSAGE),
+        AdapterFailure::NotFound(m) => {
+            ApiError::new(ok, "NOT_FOUND", format!("Not found in {platform}: {m}"))
+        }
+        AdapterFailure::InvalidInput(m) => ApiError::new(
+            ok,
+            "INVALID_INPUT",
+            format!("{platform} cannot accept this: {m}"),
+        ),
+        AdapterFailure::RateLimited {
+            retry_after_seconds,
+            ..
+        } => {
+            let after =
+                retry_after_seconds.map_or(String::new(), |s| format!("; retry after {s} seconds"));
+            ApiError::new(
                 ok,
-                "UNSUPPORTED",
-                format!("{platform} does not support this: {m}"),
-            ),
-            AdapterError::Unauthorized(_) => {
-                ApiError::new(ok, "CRM_UNAUTHORIZED", AUTHORIZE_MESSAGE)
-            }
-            AdapterError::NotFound(m) => {
-                ApiError::new(ok, "NOT_FOUND", format!("Not found in {platform}: {m}"))
-            }
-            AdapterError::InvalidInput(m) => ApiError::new(
-                ok,
-                "INVALID_INPUT",
-                format!("{platform} cannot accept this: {m}"),
-            ),
-            AdapterError::RateLimited(limit) => {
-                let after = limit
-                    .retry_after_seconds
-                    .map_or(String::new(), |s| format!("; retry after {s} seconds"));
-                ApiError::new(
-                    ok,
-                    "RATE_LIMITED",
-                    format!("{platform} is rate limiting requests{after}"),
-                )
-            }
-            AdapterError::Upstream(e) => ApiError::new(
-                ok,
-                "CRM_ERROR",
-                format!("{platform} answered HTTP {}: {}", e.status, e.message),
-            ),
-            AdapterError::Internal(m) => ApiError::new(
-                ok,
-                "ADAPTER_ERROR",
-                format!("{platform} adapter failed: {m}"),
-            ),
-        },
-        CallError::CpuTimeout(_) | CallError::WallTimeout(_) => ApiError::new(
+                "RATE_LIMITED",
+                format!("{platform} is rate limiting requests{after}"),
+            )
+        }
+        AdapterFailure::Upstream { status, message } => ApiError::new(
+            ok,
+            "CRM_ERROR",
+            format!("{platform} answered HTTP {status}: {message}"),
+        ),
+        AdapterFailure::Internal(m) => ApiError::new(
+            ok,
+            "ADAPTER_ERROR",
+            format!("{platform} adapter failed: {m}"),
+        ),
+        AdapterFailure::Timeout(what) => ApiError::new(
             ok,
             "ADAPTER_TIMEOUT",
-            format!("{platform} adapter timed out ({error})"),
+            format!("{platform} adapter timed out ({what})"),
         ),
-        CallError::MemoryLimit(_) => ApiError::new(
+        AdapterFailure::MemoryLimit(what) => ApiError::new(
             ok,
             "ADAPTER_MEMORY_LIMIT",
-            format!("{platform} adapter failed: {error}"),
+            format!("{platform} adapter failed: {what}"),
         ),
-        CallError::Trapped(_) => {
+        AdapterFailure::Crashed => {
             ApiError::new(ok, "ADAPTER_TRAPPED", format!("{platform} adapter crashed"))
         }
-        CallError::EgressDenied(reason) => ApiError::new(
+        AdapterFailure::EgressDenied(reason) => ApiError::new(
             ok,
             "EGRESS_DENIED",
             format!("{platform} adapter tried a request the host does not allow: {reason}"),
         ),
-        CallError::OutputTooLarge(_) => ApiError::new(
+        AdapterFailure::OutputTooLarge(what) => ApiError::new(
             ok,
             "ADAPTER_OUTPUT_TOO_LARGE",
-            format!("{platform} adapter failed: {error}"),
+            format!("{platform} adapter failed: {what}"),
         ),
-        CallError::Busy => ApiError::new(
+        AdapterFailure::Busy => ApiError::new(
             ok,
             "ADAPTER_BUSY",
             format!("{platform} adapter is busy; try again"),
@@ -166,7 +168,7 @@ impl From<ServiceError> for ApiError {
                 "ADAPTER_UNAVAILABLE",
                 format!("No adapter is available for platform {platform}"),
             ),
-            ServiceError::Adapter { platform, error } => adapter_failure(&platform, &error),
+            ServiceError::Adapter { platform, failure } => adapter_failure(&platform, &failure),
             ServiceError::InvalidRequest(message) => Self::bad_request(message),
             ServiceError::OAuthNotConfigured(platform) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -6,10 +6,12 @@
 
 mod admin;
 mod auth;
+mod body_limit;
 mod call_log;
 mod contact;
 pub mod error;
 mod extract;
+pub mod reply;
 mod wire;
 
 use crate::service::Service;
@@ -20,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use error::ApiError;
 use std::time::Duration;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -30,6 +31,7 @@ pub use admin::AdminToken;
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The rules every route applies.
     pub service: Service,
     /// `None`: the admin API is not mounted.
     pub admin_token: Option<AdminToken>,
@@ -38,7 +40,9 @@ pub struct AppState {
 /// How every request is handled: its limits, and whether it is logged.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpOptions {
+    /// Largest request body accepted.
     pub body_bytes: usize,
+    /// Time limit for a whole request.
     pub request_timeout: Duration,
     /// One `info` line per answered request. Otherwise those lines are at
     /// `debug`; failures (5xx) are logged either way.
@@ -87,7 +91,10 @@ pub fn router(state: AppState, limits: HttpOptions) -> Router {
     // here is the outermost.
     routes
         .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(limits.body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit::BodyLimit(limits.body_bytes),
+            body_limit::limit_body,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,

@@ -2,8 +2,9 @@
 //! conversion to service inputs. Unknown fields are ignored.
 
 use super::error::ApiError;
-use crate::runtime::{Call, ContactRef, Direction, Party};
+use crate::service::model::{Call, ContactRef, Direction, Party};
 use crate::service::{CallLogUpdate, NewCallLog};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
@@ -83,7 +84,7 @@ impl<'de> Deserialize<'de> for EpochMillis {
 #[serde(rename_all = "camelCase")]
 pub(super) struct ApiKeyLogin {
     pub platform: String,
-    pub api_key: String,
+    pub api_key: SecretString,
     pub hostname: String,
     pub additional_info: Option<serde_json::Value>,
 }

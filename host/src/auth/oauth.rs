@@ -11,46 +11,30 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{Method, Request, header};
 use http_body_util::BodyExt;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-/// The operator's OAuth app for one adapter (`[oauth]` in `NAME.toml`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct OAuthApp {
-    pub client_id: String,
-    pub client_secret: String,
-    /// The redirect URI registered with the CRM. When unset, the client's
-    /// `callbackUri` without its query is used.
-    pub redirect_uri: Option<String>,
-}
-
-impl std::fmt::Debug for OAuthApp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthApp")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"<redacted>")
-            .field("redirect_uri", &self.redirect_uri)
-            .finish()
-    }
+/// How the host authenticates to a token endpoint: the operator's OAuth
+/// client for one adapter.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAuth<'a> {
+    /// The client id.
+    pub id: &'a str,
+    /// The client secret.
+    pub secret: &'a SecretString,
 }
 
 /// A token endpoint's answer.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct TokenResponse {
-    pub access_token: String,
-    pub refresh_token: Option<String>,
+    /// The new access token.
+    pub access_token: SecretString,
+    /// A new refresh token, when the CRM rotates them.
+    pub refresh_token: Option<SecretString>,
     /// Seconds.
     pub expires_in: Option<u64>,
     /// Where this user's API lives (Pipedrive's `api_domain`), when the CRM says.
     pub api_domain: Option<String>,
-}
-
-impl std::fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("expires_in", &self.expires_in)
-            .field("api_domain", &self.api_domain)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Why the token endpoint gave no tokens.
@@ -69,7 +53,7 @@ pub enum TokenError {
 pub async fn exchange_code(
     client: &EgressClient,
     token_url: &str,
-    app: &OAuthApp,
+    app: ClientAuth<'_>,
     code: &str,
     redirect_uri: &str,
 ) -> Result<TokenResponse, TokenError> {
@@ -85,12 +69,12 @@ pub async fn exchange_code(
 pub async fn refresh(
     client: &EgressClient,
     token_url: &str,
-    app: &OAuthApp,
-    refresh_token: &str,
+    app: ClientAuth<'_>,
+    refresh_token: &SecretString,
 ) -> Result<TokenResponse, TokenError> {
     let form = form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "refresh_token")
-        .append_pair("refresh_token", refresh_token)
+        .append_pair("refresh_token", refresh_token.expose_secret())
         .finish();
     post_form(client, token_url, app, form).await
 }
@@ -98,11 +82,11 @@ pub async fn refresh(
 async fn post_form(
     client: &EgressClient,
     token_url: &str,
-    app: &OAuthApp,
+    app: ClientAuth<'_>,
     form: String,
 ) -> Result<TokenResponse, TokenError> {
     let unavailable = |e: String| TokenError::Unavailable(e);
-    let basic = STANDARD.encode(format!("{}:{}", app.client_id, app.client_secret));
+    let basic = STANDARD.encode(format!("{}:{}", app.id, app.secret.expose_secret()));
     let request = Request::builder()
         .method(Method::POST)
         .uri(token_url)

@@ -47,15 +47,36 @@ pub fn is_public(ip: IpAddr) -> bool {
 #[derive(Debug, thiserror::Error)]
 #[error("{host} resolves to {addr}, a private, loopback or link-local address")]
 pub struct PrivateAddress {
+    /// The name looked up.
     pub host: String,
+    /// The first address it resolved to.
     pub addr: IpAddr,
+}
+
+/// A name that could not be resolved. Found again in the client's error
+/// chain to answer a DNS error rather than a connection error.
+#[derive(Debug, thiserror::Error)]
+pub enum DnsFailure {
+    /// The lookup took longer than the connect timeout.
+    #[error("DNS lookup of {0} timed out")]
+    TimedOut(String),
+    /// The resolver failed.
+    #[error("DNS lookup of {host} failed: {source}")]
+    Lookup {
+        /// The name looked up.
+        host: String,
+        /// The resolver's error.
+        source: std::io::Error,
+    },
 }
 
 /// A DNS resolver that drops non-public addresses (unless `allow_private`)
 /// and bounds the lookup in time.
 #[derive(Debug, Clone)]
 pub struct GuardedResolver {
+    /// Let private, loopback and link-local addresses through.
     pub allow_private: bool,
+    /// How long a lookup may take.
     pub timeout: Duration,
 }
 
@@ -77,7 +98,11 @@ impl tower_service::Service<Name> for GuardedResolver {
             let lookup = tokio::net::lookup_host((host.as_str(), 0));
             let addrs: Vec<SocketAddr> = tokio::time::timeout(this.timeout, lookup)
                 .await
-                .map_err(|_| format!("DNS lookup of {host} timed out"))??
+                .map_err(|_| DnsFailure::TimedOut(host.clone()))?
+                .map_err(|source| DnsFailure::Lookup {
+                    host: host.clone(),
+                    source,
+                })?
                 .collect();
             if this.allow_private {
                 return Ok(addrs.into_iter());

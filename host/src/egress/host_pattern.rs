@@ -1,9 +1,15 @@
 //! Host names as operators and manifests write them: an exact host or
 //! `*.suffix` for any subdomain.
 
+/// An entry that is not a host name or `*.suffix`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid host {0:?}")]
+pub struct InvalidHost(pub String);
+
 /// One entry of `allowed-hosts` (or of an override): an exact host or `*.suffix`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostPattern {
+    /// Exactly this host.
     Exact(String),
     /// `*.example.com`: any subdomain of `example.com` (not the apex).
     Subdomains(String),
@@ -20,7 +26,7 @@ impl std::fmt::Display for HostPattern {
 
 impl HostPattern {
     /// Parse an entry. Case is ignored.
-    pub fn parse(entry: &str) -> Result<Self, String> {
+    pub fn parse(entry: &str) -> Result<Self, InvalidHost> {
         let entry = entry.trim().to_ascii_lowercase();
         let valid = |h: &str| {
             !h.is_empty()
@@ -30,7 +36,7 @@ impl HostPattern {
         match entry.strip_prefix("*.") {
             Some(suffix) if valid(suffix) => Ok(Self::Subdomains(suffix.to_owned())),
             None if valid(&entry) => Ok(Self::Exact(entry)),
-            _ => Err(format!("invalid host {entry:?}")),
+            _ => Err(InvalidHost(entry)),
         }
     }
 

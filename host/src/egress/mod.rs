@@ -19,11 +19,11 @@ pub mod guard;
 mod host_pattern;
 pub mod rewrite;
 
-pub use host_pattern::{HostPattern, normalize_host};
-pub use rewrite::EgressOverride;
+pub use host_pattern::{HostPattern, InvalidHost, normalize_host};
+pub use rewrite::{EgressOverride, OverrideError};
 
 use bytes::Bytes;
-use guard::{GuardedResolver, PrivateAddress, is_public};
+use guard::{DnsFailure, GuardedResolver, PrivateAddress, is_public};
 use http::{HeaderValue, Request, Response, header};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -45,9 +45,11 @@ pub type OutgoingBody = UnsyncBoxBody<Bytes, BoxError>;
 /// Limits on every outbound request.
 #[derive(Debug, Clone, Copy)]
 pub struct EgressLimits {
+    /// For the TCP (and TLS) connection, DNS included.
     pub connect_timeout: Duration,
     /// For the response to start, and between two chunks of its body.
     pub response_timeout: Duration,
+    /// Largest response body accepted.
     pub max_response_bytes: u64,
 }
 
@@ -57,20 +59,28 @@ pub enum EgressError {
     /// The destination is not allowed (a private address, …).
     #[error("{0}")]
     Denied(String),
+    /// The name did not resolve.
     #[error("DNS lookup failed: {0}")]
     Dns(String),
+    /// The connection failed.
     #[error("connecting failed: {0}")]
     Connect(String),
+    /// The connection took longer than the connect timeout.
     #[error("connecting timed out")]
     ConnectTimeout,
+    /// The response (or its next chunk) took longer than the response timeout.
     #[error("the response did not arrive in time")]
     ResponseTimeout,
+    /// The response body is over the cap.
     #[error("the response body is larger than {0} bytes")]
     BodyTooLarge(u64),
+    /// The TLS handshake failed.
     #[error("TLS failed: {0}")]
     Tls(String),
+    /// The exchange broke off or the peer spoke bad HTTP.
     #[error("HTTP failed: {0}")]
     Protocol(String),
+    /// The request cannot be sent as it is.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 }
@@ -100,6 +110,8 @@ impl std::fmt::Debug for EgressClient {
 }
 
 impl EgressClient {
+    /// The client, with its rewrites, its SSRF guard (off with
+    /// `allow_private`) and its limits.
     pub fn new(
         overrides: Vec<EgressOverride>,
         allow_private: bool,
@@ -140,6 +152,7 @@ impl EgressClient {
         })
     }
 
+    /// The limits every request is sent with.
     pub fn limits(&self) -> EgressLimits {
         self.limits
     }
@@ -218,6 +231,9 @@ fn classify(error: hyper_util::client::legacy::Error) -> EgressError {
         if let Some(refused) = cause.downcast_ref::<PrivateAddress>() {
             return EgressError::Denied(refused.to_string());
         }
+        if let Some(dns) = cause.downcast_ref::<DnsFailure>() {
+            return EgressError::Dns(dns.to_string());
+        }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::TimedOut {
                 return EgressError::ConnectTimeout;
@@ -232,12 +248,6 @@ fn classify(error: hyper_util::client::legacy::Error) -> EgressError {
     }
     let chain = error_chain(&error);
     if error.is_connect() {
-        if chain.contains("dns error") || chain.contains("DNS lookup") {
-            return EgressError::Dns(chain);
-        }
-        if chain.contains("timed out") {
-            return EgressError::ConnectTimeout;
-        }
         return EgressError::Connect(chain);
     }
     EgressError::Protocol(chain)

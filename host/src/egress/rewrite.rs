@@ -2,14 +2,43 @@
 //! somewhere else, such as a mock CRM on `http://127.0.0.1:PORT` in tests and
 //! staging, without changing the adapter.
 
-use super::host_pattern::HostPattern;
+use super::host_pattern::{HostPattern, InvalidHost};
 use http::Uri;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use std::str::FromStr;
 
+/// Why an `--egress-override` value does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OverrideError {
+    /// No `=` between the host and the URL.
+    #[error("{0:?} is not HOST=URL")]
+    NotHostEqualsUrl(String),
+    /// The host part is not a host pattern.
+    #[error(transparent)]
+    Host(#[from] InvalidHost),
+    /// The URL part is not a URL.
+    #[error("{url:?} is not a URL: {reason}")]
+    NotAUrl {
+        /// What was given.
+        url: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// The URL is not `http://` or `https://`.
+    #[error("{0:?} must start with http:// or https://")]
+    Scheme(String),
+    /// The URL has no host.
+    #[error("{0:?} has no host")]
+    NoHost(String),
+    /// The URL has a query.
+    #[error("{0:?} must not have a query")]
+    Query(String),
+}
+
 /// One rewrite: requests whose host matches `host` go to `target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EgressOverride {
+    /// The hosts whose requests are rewritten.
     pub host: HostPattern,
     scheme: Scheme,
     authority: Authority,
@@ -18,29 +47,32 @@ pub struct EgressOverride {
 }
 
 impl FromStr for EgressOverride {
-    type Err = String;
+    type Err = OverrideError;
 
     /// `HOST=URL`, e.g. `*.pipedrive.com=http://127.0.0.1:9000`.
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, OverrideError> {
         let (host, url) = text
             .split_once('=')
-            .ok_or_else(|| format!("{text:?} is not HOST=URL"))?;
+            .ok_or_else(|| OverrideError::NotHostEqualsUrl(text.to_owned()))?;
         let host = HostPattern::parse(host)?;
-        let uri: Uri = url
-            .trim()
-            .parse()
-            .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        let uri: Uri =
+            url.trim()
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| OverrideError::NotAUrl {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                })?;
         let scheme = uri
             .scheme()
             .filter(|s| **s == Scheme::HTTP || **s == Scheme::HTTPS)
             .cloned()
-            .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
+            .ok_or_else(|| OverrideError::Scheme(url.to_owned()))?;
         let authority = uri
             .authority()
             .cloned()
-            .ok_or_else(|| format!("{url:?} has no host"))?;
+            .ok_or_else(|| OverrideError::NoHost(url.to_owned()))?;
         if uri.query().is_some() {
-            return Err(format!("{url:?} must not have a query"));
+            return Err(OverrideError::Query(url.to_owned()));
         }
         Ok(Self {
             host,
@@ -97,7 +129,7 @@ mod tests {
             ("bad host=http://x", "invalid host"),
         ] {
             let err = rule.parse::<EgressOverride>().expect_err(rule);
-            assert!(err.contains(says), "{rule}: {err}");
+            assert!(err.to_string().contains(says), "{rule}: {err}");
         }
     }
 }

@@ -27,12 +27,68 @@
 //! redirect_uri = "https://ringcentral.github.io/ringcentral-embeddable/redirect.html"
 //! ```
 
-use crate::auth::oauth::OAuthApp;
 use crate::runtime::{EgressOverrides, LimitOverrides, OperatorSettings};
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Why an operator file cannot apply.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorFileError {
+    /// The file could not be read.
+    #[error("{0}")]
+    Read(#[from] std::io::Error),
+    /// The TOML does not parse, or has a key this file does not know.
+    #[error("{0}")]
+    Syntax(String),
+    /// A variable the file names is not set.
+    #[error("{key}: environment variable {variable} is not set")]
+    MissingVariable {
+        /// The key naming it.
+        key: String,
+        /// The variable.
+        variable: String,
+    },
+    /// `[oauth]` needs exactly one of two keys.
+    #[error("oauth needs exactly one of {0} and {1}")]
+    OneOf(&'static str, &'static str),
+    /// `oauth.client_secret_file` could not be read.
+    #[error("oauth.client_secret_file {path}: {source}")]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// A config key is in both `[config]` and `[config_env]`.
+    #[error("{0} is set in both [config] and [config_env]")]
+    Duplicate(String),
+}
+
+/// The operator's OAuth app for one adapter (`[oauth]` in `NAME.toml`).
+#[derive(Debug, Clone)]
+pub struct OAuthApp {
+    /// The client id registered with the CRM.
+    pub client_id: String,
+    /// The client secret; never given to the adapter.
+    pub client_secret: SecretString,
+    /// The redirect URI registered with the CRM. When unset, the client's
+    /// `callbackUri` without its query is used.
+    pub redirect_uri: Option<String>,
+}
+
+impl PartialEq for OAuthApp {
+    fn eq(&self, other: &Self) -> bool {
+        use secrecy::ExposeSecret;
+        self.client_id == other.client_id
+            && self.client_secret.expose_secret() == other.client_secret.expose_secret()
+            && self.redirect_uri == other.redirect_uri
+    }
+}
+
+impl Eq for OAuthApp {}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,7 +111,7 @@ struct OAuth {
     client_id_env: Option<String>,
     client_secret_env: Option<String>,
     /// A file holding the secret (a mounted secret); relative to this file's directory.
-    client_secret_file: Option<std::path::PathBuf>,
+    client_secret_file: Option<PathBuf>,
     redirect_uri: Option<String>,
 }
 
@@ -94,10 +150,14 @@ pub(super) fn parse(
     text: &str,
     env: impl Fn(&str) -> Option<String>,
     dir: &Path,
-) -> Result<AdapterSettings, String> {
-    let file: OperatorFile = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+) -> Result<AdapterSettings, OperatorFileError> {
+    let file: OperatorFile =
+        toml::from_str(text).map_err(|e| OperatorFileError::Syntax(e.message().to_owned()))?;
     let variable = |key: &str, name: &str| {
-        env(name).ok_or_else(|| format!("{key}: environment variable {name} is not set"))
+        env(name).ok_or_else(|| OperatorFileError::MissingVariable {
+            key: key.to_owned(),
+            variable: name.to_owned(),
+        })
     };
     let oauth = match file.oauth {
         None => None,
@@ -105,34 +165,37 @@ pub(super) fn parse(
             client_id: match (oauth.client_id, oauth.client_id_env) {
                 (Some(id), None) => id,
                 (None, Some(name)) => variable("oauth.client_id_env", &name)?,
-                _ => return Err("oauth needs exactly one of client_id and client_id_env".into()),
+                _ => return Err(OperatorFileError::OneOf("client_id", "client_id_env")),
             },
             client_secret: match (oauth.client_secret_env, oauth.client_secret_file) {
                 (Some(name), None) => variable("oauth.client_secret_env", &name)?,
                 (None, Some(file)) => {
                     let path = dir.join(file);
-                    std::fs::read_to_string(&path)
-                        .map_err(|e| format!("oauth.client_secret_file {}: {e}", path.display()))?
-                        .trim()
-                        .to_owned()
+                    match std::fs::read_to_string(&path) {
+                        Ok(text) => text.trim().to_owned(),
+                        Err(source) => return Err(OperatorFileError::SecretFile { path, source }),
+                    }
                 }
                 _ => {
-                    return Err(
-                        "oauth needs exactly one of client_secret_env and client_secret_file"
-                            .into(),
-                    );
+                    return Err(OperatorFileError::OneOf(
+                        "client_secret_env",
+                        "client_secret_file",
+                    ));
                 }
-            },
+            }
+            .into(),
             redirect_uri: oauth.redirect_uri,
         }),
     };
-    let mut config = file.config;
-    for (key, variable) in file.config_env {
-        let value = env(&variable).ok_or_else(|| {
-            format!("config_env.{key}: environment variable {variable} is not set")
-        })?;
-        if config.insert(key.clone(), value).is_some() {
-            return Err(format!("{key} is set in both [config] and [config_env]"));
+    let mut config: BTreeMap<String, SecretString> = file
+        .config
+        .into_iter()
+        .map(|(key, value)| (key, value.into()))
+        .collect();
+    for (key, name) in file.config_env {
+        let value = variable(&format!("config_env.{key}"), &name)?;
+        if config.insert(key.clone(), value.into()).is_some() {
+            return Err(OperatorFileError::Duplicate(key));
         }
     }
     let runtime = OperatorSettings {
@@ -153,7 +216,7 @@ pub(super) fn parse(
 }
 
 /// Read the operator file at `path`; a missing file means defaults.
-pub(super) async fn read(path: &Path) -> Result<AdapterSettings, String> {
+pub async fn read(path: &Path) -> Result<AdapterSettings, OperatorFileError> {
     match tokio::fs::read_to_string(path).await {
         Ok(text) => parse(
             &text,
@@ -161,13 +224,14 @@ pub(super) async fn read(path: &Path) -> Result<AdapterSettings, String> {
             path.parent().unwrap_or(Path::new(".")),
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AdapterSettings::default()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     fn env(name: &str) -> Option<String> {
         (name == "SECRET_VAR").then(|| "s3cret".to_owned())
@@ -183,7 +247,10 @@ mod tests {
         .expect("parses");
         let oauth = settings.oauth.expect("oauth set");
         assert_eq!(
-            (oauth.client_id.as_str(), oauth.client_secret.as_str()),
+            (
+                oauth.client_id.as_str(),
+                oauth.client_secret.expose_secret()
+            ),
             ("id-1", "s3cret")
         );
         assert!(!format!("{oauth:?}").contains("s3cret"));
@@ -197,14 +264,14 @@ mod tests {
             Path::new("."),
         )
         .expect_err("missing variable");
-        assert!(err.contains("NOPE"), "{err}");
+        assert!(err.to_string().contains("NOPE"), "{err}");
         let err = parse(
             "[oauth]\nclient_secret_env = \"SECRET_VAR\"\n",
             env,
             Path::new("."),
         )
         .expect_err("no id");
-        assert!(err.contains("client_id"), "{err}");
+        assert!(err.to_string().contains("client_id"), "{err}");
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("pd-secret"), "from-file\n").expect("writes");
         let settings = parse(
@@ -213,7 +280,10 @@ mod tests {
             dir.path(),
         )
         .expect("parses");
-        assert_eq!(settings.oauth.expect("oauth").client_secret, "from-file");
+        assert_eq!(
+            settings.oauth.expect("oauth").client_secret.expose_secret(),
+            "from-file"
+        );
     }
 
     #[test]
@@ -247,14 +317,14 @@ mod tests {
             settings.egress.only_hosts,
             Some(vec!["api.example.com".to_owned()])
         );
-        assert_eq!(
-            settings.config.get("region").map(String::as_str),
-            Some("eu")
-        );
-        assert_eq!(
-            settings.config.get("token").map(String::as_str),
-            Some("s3cret")
-        );
+        let config = |key: &str| {
+            settings
+                .config
+                .get(key)
+                .map(|v| v.expose_secret().to_owned())
+        };
+        assert_eq!(config("region").as_deref(), Some("eu"));
+        assert_eq!(config("token").as_deref(), Some("s3cret"));
         assert!(
             !format!("{settings:?}").contains("s3cret"),
             "Debug must not show values"
@@ -263,20 +333,15 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let err = parse("[limits]\ncpus = \"1s\"\n", env, Path::new(".")).expect_err("unknown key");
+        let parse = |text: &str| parse(text, env, Path::new(".")).map_err(|e| e.to_string());
+        let err = parse("[limits]\ncpus = \"1s\"\n").expect_err("unknown key");
         assert!(err.contains("cpus"), "{err}");
-        let err = parse("[limts]\n", env, Path::new(".")).expect_err("unknown table");
+        let err = parse("[limts]\n").expect_err("unknown table");
         assert!(err.contains("limts"), "{err}");
-        let err =
-            parse("[limits]\ncpu = \"fast\"\n", env, Path::new(".")).expect_err("bad duration");
+        let err = parse("[limits]\ncpu = \"fast\"\n").expect_err("bad duration");
         assert!(err.contains("fast") || err.contains("duration"), "{err}");
-        let err = parse(
-            "[config_env]\ntoken = \"MISSING_VAR\"\n",
-            env,
-            Path::new("."),
-        )
-        .expect_err("missing env");
+        let err = parse("[config_env]\ntoken = \"MISSING_VAR\"\n").expect_err("missing env");
         assert!(err.contains("MISSING_VAR"), "{err}");
-        assert!(parse("", env, Path::new(".")).is_ok());
+        assert!(parse("").is_ok());
     }
 }

@@ -17,13 +17,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Whether a path names an adapter (`NAME.wasm`) or its operator file
-/// (`NAME.toml`).
+/// (`NAME.toml`): the files whose changes reload an adapter.
 pub fn is_adapter_file(path: &Path) -> bool {
-    let hidden = path
-        .file_name()
+    !is_hidden(path) && path.extension().is_some_and(|e| e == "wasm" || e == "toml")
+}
+
+/// Whether a path names an adapter component (`NAME.wasm`): the files that
+/// are loaded.
+pub fn is_component(path: &Path) -> bool {
+    !is_hidden(path) && path.extension().is_some_and(|e| e == "wasm")
+}
+
+/// Dot files are temp names (copy to `.NAME.tmp`, then rename into place).
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
         .and_then(|n| n.to_str())
-        .is_none_or(|n| n.starts_with('.'));
-    !hidden && path.extension().is_some_and(|e| e == "wasm" || e == "toml")
+        .is_none_or(|n| n.starts_with('.'))
 }
 
 /// Whether an event changes a file's content or existence. Access events
@@ -102,6 +111,14 @@ mod tests {
         assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
         assert!(is_change(&EventKind::Remove(RemoveKind::File)));
         assert!(is_change(&EventKind::Create(CreateKind::File)));
+    }
+
+    #[test]
+    fn only_components_load() {
+        assert!(is_component(Path::new("/p/testcrm.wasm")));
+        for no in ["/p/testcrm.toml", "/p/.testcrm.wasm", "/p/testcrm.wasm.tmp"] {
+            assert!(!is_component(Path::new(no)), "{no}");
+        }
     }
 
     #[test]

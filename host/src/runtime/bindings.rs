@@ -1,4 +1,5 @@
-//! Host bindings generated from `wit/` (package `switchboard:adapter@0.1.0`).
+//! Host bindings generated from `wit/` (package `switchboard:adapter`, at
+//! [`crate::WIT_VERSION`]).
 //!
 //! `wasi:*` interfaces map onto wasmtime-wasi's and wasmtime-wasi-http's own
 //! bindings, so the host links the standard implementations.

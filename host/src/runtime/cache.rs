@@ -17,6 +17,21 @@ use std::time::SystemTime;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+/// Why a cached artifact cannot be trusted (it is then deleted and the
+/// component compiled again).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The artifact or its digest could not be read.
+    #[error("reading the cached artifact: {0}")]
+    Read(#[from] std::io::Error),
+    /// The artifact is not what was written.
+    #[error("artifact does not match its recorded sha256")]
+    Digest,
+    /// wasmtime refused the artifact.
+    #[error("deserialize: {0}")]
+    Deserialize(wasmtime::Error),
+}
+
 /// How a component was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheOutcome {
@@ -27,6 +42,7 @@ pub enum CacheOutcome {
 }
 
 impl CacheOutcome {
+    /// `hit` or `compiled`, as the admin API shows it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Hit => "hit",
@@ -43,6 +59,7 @@ pub struct ArtifactCache {
 }
 
 impl ArtifactCache {
+    /// The cache in `dir` (created if missing), holding at most `max_bytes`.
     pub fn new(dir: PathBuf, max_bytes: u64) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
         Ok(Self { dir, max_bytes })
@@ -94,15 +111,15 @@ impl ArtifactCache {
         engine: &Engine,
         artifact: &Path,
         digest: &Path,
-    ) -> Result<Option<Component>, String> {
+    ) -> Result<Option<Component>, CacheError> {
         let bytes = match std::fs::read(artifact) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         };
-        let expected = std::fs::read_to_string(digest).map_err(|e| format!("digest: {e}"))?;
+        let expected = std::fs::read_to_string(digest)?;
         if hex::encode(Sha256::digest(&bytes)) != expected.trim() {
-            return Err("artifact does not match its recorded sha256".into());
+            return Err(CacheError::Digest);
         }
         // Mark it recently used, for eviction.
         if let Ok(file) = std::fs::File::options().append(true).open(artifact) {
@@ -114,7 +131,7 @@ impl ArtifactCache {
         // checked against the digest recorded when it was written.
         #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize_file(engine, artifact) };
-        component.map(Some).map_err(|e| format!("deserialize: {e}"))
+        component.map(Some).map_err(CacheError::Deserialize)
     }
 
     fn store(&self, artifact: &Path, digest: &Path, compiled: &[u8]) -> std::io::Result<()> {

@@ -25,6 +25,8 @@ pub struct EgressPolicy {
 }
 
 impl EgressPolicy {
+    /// The policy of `platform`'s adapter: it may reach `allowed`, through
+    /// `client`, at most `max_requests` times per call.
     pub fn new(
         platform: String,
         allowed: Vec<HostPattern>,
@@ -68,6 +70,7 @@ impl std::fmt::Debug for EgressHooks {
 }
 
 impl EgressHooks {
+    /// Hooks for one instance of an adapter with `policy`.
     pub fn new(policy: Arc<EgressPolicy>) -> Self {
         Self {
             policy,

@@ -3,7 +3,8 @@
 
 use super::bindings::switchboard::adapter::{config, kv, log};
 use super::egress::{EgressHooks, EgressPolicy};
-use async_trait::async_trait;
+use crate::kv::AdapterKv;
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,34 +17,13 @@ pub const MAX_KV_KEY_BYTES: usize = 512;
 /// Largest value an adapter may store in `kv`.
 pub const MAX_KV_VALUE_BYTES: usize = 1024 * 1024;
 
-/// Durable key-value storage for adapters, scoped by platform. The store
-/// implements it; the runtime knows nothing about SQL.
-#[async_trait]
-pub trait AdapterKv: Send + Sync + 'static {
-    async fn get(&self, platform: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
-    async fn set(&self, platform: &str, key: &str, value: &[u8]) -> anyhow::Result<()>;
-    async fn delete(&self, platform: &str, key: &str) -> anyhow::Result<()>;
-    /// Add `delta` to the decimal integer at `key` (0 when absent); return the result.
-    async fn increment(&self, platform: &str, key: &str, delta: i64) -> anyhow::Result<i64>;
-}
-
 /// What every instance of one adapter version shares.
 pub(super) struct AdapterEnv {
     pub(super) platform: String,
     pub(super) version: String,
-    pub(super) config: BTreeMap<String, String>,
+    pub(super) config: BTreeMap<String, SecretString>,
     pub(super) egress: Arc<EgressPolicy>,
     pub(super) kv: Arc<dyn AdapterKv>,
-}
-
-impl std::fmt::Debug for AdapterEnv {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdapterEnv")
-            .field("platform", &self.platform)
-            .field("version", &self.version)
-            .field("config_keys", &self.config.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
-    }
 }
 
 /// Caps linear memory; remembers whether it refused a growth so a trap can
@@ -127,14 +107,6 @@ pub(super) struct HostState {
     env: Arc<AdapterEnv>,
 }
 
-impl std::fmt::Debug for HostState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostState")
-            .field("env", &self.env)
-            .finish_non_exhaustive()
-    }
-}
-
 impl HostState {
     pub(super) fn new(env: Arc<AdapterEnv>, max_memory: usize, cpu_budget: Duration) -> Self {
         // No preopened directories, no environment, no arguments, no sockets
@@ -197,7 +169,10 @@ impl log::Host for HostState {
 
 impl config::Host for HostState {
     fn get(&mut self, key: String) -> Option<String> {
-        self.env.config.get(&key).cloned()
+        self.env
+            .config
+            .get(&key)
+            .map(|value| value.expose_secret().to_owned())
     }
 }
 

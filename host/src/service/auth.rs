@@ -1,16 +1,19 @@
 //! Signing in and out: API-key login, the OAuth callback, `jwtToken`
 //! checks, `/unAuthorize`.
 
+use super::error::adapter_error;
 use super::session::tokens_from;
-use super::{Service, ServiceError, adapter_error};
-use crate::auth::oauth::{self, TokenError};
+use super::{Service, ServiceError};
+use crate::auth::oauth::{self, ClientAuth, TokenError};
 use crate::registry::LoadedAdapter;
 use crate::runtime::{AdapterError, AuthType, CallError, Credential, LoginRequest, UserInfo};
 use crate::store::{StoredCredential, User};
+use secrecy::{ExposeSecret, SecretString};
 
 /// A successful login.
 #[derive(Debug, Clone)]
 pub struct Login {
+    /// The minted `jwtToken`.
     pub token: String,
     /// The user's name in the CRM.
     pub name: String,
@@ -21,6 +24,7 @@ pub struct Login {
 /// What the client brings back from the CRM's consent page.
 #[derive(Debug, Clone)]
 pub struct OAuthCallback {
+    /// The platform signed in to.
     pub platform: String,
     /// The authorization code.
     pub code: String,
@@ -37,13 +41,13 @@ impl Service {
     pub async fn login_api_key(
         &self,
         platform: &str,
-        api_key: String,
+        api_key: SecretString,
         hostname: String,
         additional_info: Option<String>,
     ) -> Result<Login, ServiceError> {
         let adapter = self.adapter(platform)?;
         let request = LoginRequest {
-            credential: Credential::ApiKey(api_key.clone()),
+            credential: Credential::ApiKey(api_key.expose_secret().to_owned()),
             hostname: hostname.clone(),
             additional_info,
         };
@@ -72,10 +76,14 @@ impl Service {
             .redirect_uri
             .as_deref()
             .unwrap_or(&callback.redirect_uri);
+        let client = ClientAuth {
+            id: &app.client_id,
+            secret: &app.client_secret,
+        };
         let response = oauth::exchange_code(
-            self.registry.egress(),
+            &self.egress,
             &config.token_url,
-            app,
+            client,
             &callback.code,
             redirect_uri,
         )
@@ -100,7 +108,10 @@ impl Service {
             .unwrap_or(callback.hostname);
         let tokens = tokens_from(response, None);
         let request = LoginRequest {
-            credential: Credential::Authorization(format!("Bearer {}", tokens.access_token)),
+            credential: Credential::Authorization(format!(
+                "Bearer {}",
+                tokens.access_token.expose_secret()
+            )),
             hostname: hostname.clone(),
             additional_info: None,
         };

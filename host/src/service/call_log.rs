@@ -4,40 +4,50 @@
 //! user, session), then calls the adapter, then records the CRM's id, or
 //! deletes the reservation if the call failed. Concurrent creates of one
 //! session therefore make exactly one adapter call. The sequence runs in its
-//! own task, so a client that disconnects mid-create cannot strand a
+//! own task (in the request's span, so what the adapter logs carries the
+//! request id), so a client that disconnects mid-create cannot strand a
 //! reservation.
 
+use super::model::{Call, CallLogDetails, ContactRef};
 use super::{Service, ServiceError};
 use crate::runtime::{
-    Call, CallLogDetails, ContactRef, CreateCallLogRequest, Direction, GetCallLogRequest,
-    UpdateCallLogRequest, UpsertCallDispositionRequest,
+    self, CreateCallLogRequest, GetCallLogRequest, UpdateCallLogRequest,
+    UpsertCallDispositionRequest,
 };
 use crate::store::{CallLogKey, Reservation, User};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
+use tracing::Instrument;
 
 /// A call to log.
 #[derive(Debug, Clone)]
 pub struct NewCallLog {
+    /// The call.
     pub call: Call,
     /// The contact to attach the log to; `None` when the client found none.
     pub contact: Option<ContactRef>,
+    /// The agent's note.
     pub note: Option<String>,
+    /// What else the client submitted for the CRM (JSON).
     pub additional_submission: Option<String>,
 }
 
 /// What a create did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateOutcome {
+    /// The CRM record was created.
     Logged {
+        /// The CRM's id of it.
         log_id: String,
     },
     /// The session was logged (or is being logged) already.
     Existing {
+        /// The session.
         session_id: String,
     },
     /// No contact was given; nothing was created.
     ContactNotFound {
+        /// The number no contact matched.
         number: String,
     },
 }
@@ -45,6 +55,7 @@ pub enum CreateOutcome {
 /// One session of a lookup, in request order.
 #[derive(Debug, Clone)]
 pub struct LogLookup {
+    /// The session asked about.
     pub session_id: String,
     /// The CRM's id, when the session is logged.
     pub log_id: Option<String>,
@@ -55,25 +66,39 @@ pub struct LogLookup {
 /// Changes to a logged call. Absent fields stay as they are.
 #[derive(Debug, Clone, Default)]
 pub struct CallLogUpdate {
+    /// The session whose log changes.
     pub session_id: String,
+    /// A new subject.
     pub subject: Option<String>,
+    /// A new agent note.
     pub note: Option<String>,
+    /// A recording link that arrived after the call.
     pub recording_link: Option<String>,
+    /// A corrected start, in milliseconds since the Unix epoch.
     pub start_time: Option<i64>,
+    /// A corrected duration.
     pub duration_seconds: Option<u32>,
+    /// A corrected result.
     pub result: Option<String>,
+    /// What else the client submitted for the CRM (JSON).
     pub additional_submission: Option<String>,
 }
 
 /// What an update did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateOutcome {
+    /// The CRM record was changed.
     Updated {
+        /// The CRM's id of it.
         log_id: String,
+        /// The note as the CRM holds it now.
         updated_note: String,
     },
     /// This user has no logged call for the session.
-    NotFound { session_id: String },
+    NotFound {
+        /// The session.
+        session_id: String,
+    },
 }
 
 impl Service {
@@ -84,11 +109,7 @@ impl Service {
         log: NewCallLog,
     ) -> Result<CreateOutcome, ServiceError> {
         let Some(contact) = log.contact else {
-            let party = match log.call.direction {
-                Direction::Inbound => &log.call.from,
-                Direction::Outbound => &log.call.to,
-            };
-            let number = party.phone_number.clone().unwrap_or_default();
+            let number = log.call.contact_number().unwrap_or_default().to_owned();
             return Ok(CreateOutcome::ContactNotFound { number });
         };
         // Fail fast, before reserving, when no adapter serves the platform.
@@ -99,12 +120,14 @@ impl Service {
             session_id: log.call.session_id.clone(),
         };
         let (service, user) = (self.clone(), user.clone());
-        let task = tokio::spawn(async move {
+        let call: runtime::Call = log.call.into();
+        let contact: runtime::ContactRef = contact.into();
+        let create = async move {
             let reservation = service
                 .store
                 .reserve_call_log(
                     &key,
-                    log.call.telephony_session_id.as_deref(),
+                    call.telephony_session_id.as_deref(),
                     Some(&contact.id),
                 )
                 .await?;
@@ -117,7 +140,7 @@ impl Service {
                 .call_as(&user, |adapter, context| {
                     let request = CreateCallLogRequest {
                         user: context,
-                        call: log.call.clone(),
+                        call: call.clone(),
                         contact: contact.clone(),
                         note: log.note.clone(),
                         additional_submission: log.additional_submission.clone(),
@@ -140,8 +163,9 @@ impl Service {
                     Err(error)
                 }
             }
-        });
-        task.await
+        };
+        tokio::spawn(create.in_current_span())
+            .await
             .map_err(|e| ServiceError::Internal(format!("create task failed: {e}")))?
     }
 
@@ -184,7 +208,7 @@ impl Service {
                             async move { adapter.adapter.get_call_log(request).await }
                         })
                         .await?;
-                    lookup.details = Some(details);
+                    lookup.details = Some(details.into());
                 }
                 Ok::<_, ServiceError>(lookup)
             })

@@ -1,7 +1,8 @@
 //! Contacts: find the CRM contacts that have a phone number, and create one.
 
+use super::model::Contact;
 use super::{Service, ServiceError};
-use crate::runtime::{Contact, CreateContactRequest, FindContactRequest};
+use crate::runtime::{CreateContactRequest, FindContactRequest};
 use crate::store::User;
 
 impl Service {
@@ -19,6 +20,7 @@ impl Service {
             async move { adapter.adapter.find_contact(request).await }
         })
         .await
+        .map(|contacts| contacts.into_iter().map(Contact::from).collect())
     }
 
     /// Create a contact for a number nobody matched.
@@ -39,5 +41,6 @@ impl Service {
             async move { adapter.adapter.create_contact(request).await }
         })
         .await
+        .map(Contact::from)
     }
 }

@@ -15,30 +15,27 @@
 //!   cleared, the calls waiting on it answer `CRM_SESSION_REVOKED`, and the
 //!   user's tokens stop working until they sign in again.
 
-use super::{Service, ServiceError, adapter_error};
-use crate::auth::oauth::{self, TokenError, TokenResponse};
+use super::error::adapter_error;
+use super::{Service, ServiceError};
+use crate::auth::oauth::{self, ClientAuth, TokenError, TokenResponse};
+use crate::clock::now_ms;
 use crate::egress::EgressClient;
 use crate::registry::LoadedAdapter;
 use crate::runtime::{AdapterError, AuthType, CallError, Credential, UserContext};
 use crate::store::{OAuthTokens, Store, StoredCredential, User};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+use std::time::Duration;
+use tracing::Instrument;
 
 /// Tokens from a token response; keeps `previous_refresh` when the CRM did
 /// not rotate the refresh token.
 pub(super) fn tokens_from(
     response: TokenResponse,
-    previous_refresh: Option<String>,
+    previous_refresh: Option<SecretString>,
 ) -> OAuthTokens {
     OAuthTokens {
         access_token: response.access_token,
@@ -108,13 +105,17 @@ impl Sessions {
                 .entry(user.id.clone())
                 .or_insert_with(|| {
                     let this = self.clone();
-                    let (user_id, used) = (user.id.clone(), used.to_owned());
+                    let (user_id, used) = (user.id.clone(), SecretString::from(used));
                     let token_url = config.token_url.clone();
                     let egress = self.egress.clone();
-                    let task = tokio::spawn(async move {
+                    let refresh = async move {
                         let result = this
                             .refresh_now(&user_id, &used, force, |refresh_token| async move {
-                                oauth::refresh(&egress, &token_url, &app, &refresh_token).await
+                                let client = ClientAuth {
+                                    id: &app.client_id,
+                                    secret: &app.client_secret,
+                                };
+                                oauth::refresh(&egress, &token_url, client, &refresh_token).await
                             })
                             .await;
                         this.inflight
@@ -122,7 +123,8 @@ impl Sessions {
                             .unwrap_or_else(|e| e.into_inner())
                             .remove(&user_id);
                         result
-                    });
+                    };
+                    let task = tokio::spawn(refresh.in_current_span());
                     task.map(|joined| {
                         joined.unwrap_or_else(|e| Err(format!("refresh task failed: {e}")))
                     })
@@ -138,9 +140,9 @@ impl Sessions {
     async fn refresh_now<F: Future<Output = Result<TokenResponse, TokenError>>>(
         &self,
         user_id: &str,
-        used: &str,
+        used: &SecretString,
         force: bool,
-        request: impl FnOnce(String) -> F,
+        request: impl FnOnce(SecretString) -> F,
     ) -> Result<OAuthTokens, String> {
         let stored = match self.store.user(user_id).await {
             Ok(Some(User {
@@ -154,7 +156,8 @@ impl Sessions {
             }
         };
         // Another request refreshed already, or there is nothing to do yet.
-        if (stored.access_token != used || !force) && !self.expiring(&stored) {
+        let replaced = stored.access_token.expose_secret() != used.expose_secret();
+        if (replaced || !force) && !self.expiring(&stored) {
             return Ok(stored);
         }
         let Some(refresh_token) = stored.refresh_token.clone() else {
@@ -195,9 +198,9 @@ fn user_context(user: &User, credential: &StoredCredential) -> UserContext {
         user_id: user.crm_user_id.clone(),
         hostname: user.hostname.clone(),
         credential: match credential {
-            StoredCredential::ApiKey(key) => Credential::ApiKey(key.clone()),
+            StoredCredential::ApiKey(key) => Credential::ApiKey(key.expose_secret().to_owned()),
             StoredCredential::OAuth(tokens) => {
-                Credential::Authorization(format!("Bearer {}", tokens.access_token))
+                Credential::Authorization(format!("Bearer {}", tokens.access_token.expose_secret()))
             }
         },
         timezone: user.timezone.clone(),
@@ -222,7 +225,7 @@ impl Service {
         {
             let fresh = self
                 .sessions
-                .refresh(user, &adapter, &tokens.access_token, false)
+                .refresh(user, &adapter, tokens.access_token.expose_secret(), false)
                 .await?;
             credential = StoredCredential::OAuth(fresh);
         }
@@ -236,7 +239,7 @@ impl Service {
         };
         let fresh = self
             .sessions
-            .refresh(user, &adapter, &tokens.access_token, true)
+            .refresh(user, &adapter, tokens.access_token.expose_secret(), true)
             .await?;
         op(adapter, user_context(user, &StoredCredential::OAuth(fresh)))
             .await

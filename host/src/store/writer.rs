@@ -21,10 +21,13 @@ use tokio::sync::{mpsc, oneshot};
 /// Why a write failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// The write's own statements failed (it was rolled back alone).
     #[error(transparent)]
     Statement(#[from] rusqlite::Error),
+    /// The batch's commit failed, and every write in it with it.
     #[error("the transaction holding this write failed to commit: {0}")]
     Commit(String),
+    /// The writer thread is gone (the store was closed).
     #[error("the database writer has stopped")]
     Stopped,
 }

@@ -19,8 +19,8 @@ use api::{Api, encode_query, id_value, numeric_id};
 use serde_json::{Map, Value, json};
 use switchboard_adapter::{
     Adapter, AdapterError, AdapterManifest, AuthType, CallLogCreated, CallLogDetails,
-    CallLogUpdated, Contact, CreateCallLogRequest, CreateContactRequest, Direction,
-    FindContactRequest, GetCallLogRequest, LoginRequest, OauthConfig, UpdateCallLogRequest,
+    CallLogUpdated, Contact, CreateCallLogRequest, CreateContactRequest, FindContactRequest,
+    GetCallLogRequest, LoginRequest, OauthConfig, UpdateCallLogRequest,
     UpsertCallDispositionRequest, UserInfo, export, kv,
 };
 
@@ -134,14 +134,13 @@ impl Adapter for Pipedrive {
             .name
             .clone()
             .or_else(|| person["name"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| other_party_number(call).unwrap_or_default());
-        let subject = call
-            .custom_subject
-            .clone()
-            .unwrap_or_else(|| match call.direction {
-                Direction::Inbound => format!("Inbound call from {contact_name}"),
-                Direction::Outbound => format!("Outbound call to {contact_name}"),
+            .unwrap_or_else(|| {
+                call.contact_party()
+                    .phone_number
+                    .clone()
+                    .unwrap_or_default()
             });
+        let subject = call.subject(&contact_name);
         let (due_date, due_time) = utc_date_time(call.start_time);
         let mut body = Map::new();
         body.insert("subject".into(), json!(subject));
@@ -323,13 +322,6 @@ fn call_activity_type(api: &Api<'_>) -> Result<String, AdapterError> {
 fn submitted_deal(additional_submission: Option<&str>) -> Option<u64> {
     let submission: Value = serde_json::from_str(additional_submission?).ok()?;
     id_value(&submission["deals"])
-}
-
-fn other_party_number(call: &switchboard_adapter::Call) -> Option<String> {
-    match call.direction {
-        Direction::Inbound => call.from.phone_number.clone(),
-        Direction::Outbound => call.to.phone_number.clone(),
-    }
 }
 
 /// The call-details entries of a new note.

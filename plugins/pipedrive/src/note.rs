@@ -13,10 +13,13 @@
 const NOTES_HEAD: &str = "<p><b>Agent notes</b></p><p>";
 const DETAILS_HEAD: &str = "<p><b>Call details</b></p><ul>";
 
-/// The call-details entries, by label.
+/// The call-details label of the call's start (UTC).
 pub const DATE_TIME: &str = "Date/time";
+/// The call-details label of the call's length.
 pub const DURATION: &str = "Duration";
+/// The call-details label of RingCentral's result.
 pub const RESULT: &str = "Result";
+/// The call-details label of the recording.
 pub const RECORDING: &str = "Call recording link";
 
 /// Escape text for HTML; line breaks become `<br>`.

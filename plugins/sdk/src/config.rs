@@ -3,5 +3,5 @@
 
 /// The value of one setting, if the operator set it.
 pub fn get(key: &str) -> Option<String> {
-    crate::bindings::switchboard::adapter::config::get(key)
+    crate::__bindings::switchboard::adapter::config::get(key)
 }

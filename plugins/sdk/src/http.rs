@@ -15,12 +15,12 @@
 //! # Ok(()) }
 //! ```
 
-use crate::bindings::wasi::http::outgoing_handler;
-use crate::bindings::wasi::http::types::{
+use crate::__bindings::wasi::http::outgoing_handler;
+use crate::__bindings::wasi::http::types::{
     ErrorCode, Fields, IncomingBody, Method as RawMethod, OutgoingBody, OutgoingRequest,
     Scheme as RawScheme,
 };
-use crate::bindings::wasi::io::streams::StreamError;
+use crate::__bindings::wasi::io::streams::StreamError;
 use crate::{AdapterError, Credential, RateLimit, UpstreamError};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt;
@@ -36,15 +36,22 @@ const WRITE_CHUNK: usize = 4096;
 /// An HTTP method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// `GET`
     Get,
+    /// `POST`
     Post,
+    /// `PUT`
     Put,
+    /// `PATCH`
     Patch,
+    /// `DELETE`
     Delete,
 }
 
-/// Why an outbound request failed.
+/// Why an outbound request failed. Every variant names the `url`; `reason`
+/// says what went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs, reason = "the fields are described on the enum")]
 pub enum HttpError {
     /// The host's egress policy refused the request: the host is not in the
     /// manifest's `allowed-hosts`, or the operator's policy forbids it.
@@ -61,8 +68,11 @@ pub enum HttpError {
     /// (from [`Response::error_for_status`]).
     Status {
         url: String,
+        /// The HTTP status.
         status: u16,
+        /// The response body, as text.
         body: String,
+        /// `Retry-After` (or the CRM's rate-limit reset), in seconds.
         retry_after: Option<u32>,
     },
 }

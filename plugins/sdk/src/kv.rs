@@ -3,8 +3,8 @@
 //! Values survive restarts and reloads. Keys are scoped to the adapter's
 //! platform, so two adapters never see each other's data.
 
+use crate::__bindings::switchboard::adapter::kv as raw;
 use crate::AdapterError;
-use crate::bindings::switchboard::adapter::kv as raw;
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt;
 

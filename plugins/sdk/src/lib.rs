@@ -3,23 +3,41 @@
 //! An adapter is a WebAssembly component that logs calls into one CRM. Write a
 //! type, implement [`Adapter`] for the operations your CRM supports (every
 //! other operation answers [`AdapterError::Unsupported`]), export it with
-//! [`export!`], and build with `cargo build --target wasm32-wasip2 --release`.
-//! Drop the `.wasm` into the server's plugins directory and it serves.
+//! [`export!`], and build it as a `cdylib` for `wasm32-wasip2`:
+//! `cargo build --target wasm32-wasip2 --release`. Check it with
+//! `switchboard check target/wasm32-wasip2/release/acme.wasm`, then drop the
+//! `.wasm` into the server's plugins directory: it serves.
 //!
 //! The host runs every operation in a fresh instance with CPU, wall-clock and
 //! memory limits. Keep state in [`kv`], read operator settings with
 //! [`config`], reach your CRM with [`http`] (only hosts your manifest lists),
-//! and log with [`log`].
+//! and log with [`log`]. Errors are [`AdapterError`]s, made with its
+//! constructors (`AdapterError::upstream(502, "…")`); the host turns each into
+//! App Connect's `errorCode`.
 //!
-//! # Example
+//! # A complete adapter
 //!
-//! A whole adapter for a CRM with an API-key login and a JSON call-log
-//! endpoint:
+//! A CRM with an API-key login and a JSON call-log endpoint. `Cargo.toml`:
+//!
+//! ```toml
+//! [package]
+//! name = "acme"
+//! edition = "2024"
+//!
+//! [lib]
+//! crate-type = ["cdylib"]
+//!
+//! [dependencies]
+//! switchboard-adapter = { path = "../sdk" }
+//! serde_json = "1"
+//! ```
+//!
+//! `src/lib.rs`:
 //!
 //! ```no_run
 //! use switchboard_adapter::{
-//!     export, http, Adapter, AdapterError, AuthType, CallLogCreated, CreateCallLogRequest,
-//!     Credential, LoginRequest, AdapterManifest, UserInfo,
+//!     Adapter, AdapterError, AdapterManifest, AuthType, CallLogCreated, CreateCallLogRequest,
+//!     LoginRequest, Result, UserInfo, export, http, log,
 //! };
 //!
 //! struct Acme;
@@ -35,24 +53,26 @@
 //!         }
 //!     }
 //!
-//!     fn get_user_info(request: LoginRequest) -> Result<UserInfo, AdapterError> {
+//!     fn get_user_info(request: LoginRequest) -> Result<UserInfo> {
 //!         let me: serde_json::Value = http::Request::get("https://api.acme.example/me")
 //!             .credential(&request.credential, "x-api-key")
 //!             .send()?
 //!             .error_for_status()?
 //!             .json()?;
+//!         let id = me["id"].as_u64().ok_or_else(|| AdapterError::internal("no user id"))?;
 //!         Ok(UserInfo {
-//!             id: me["id"].to_string(),
+//!             id: id.to_string(),
 //!             name: me["name"].as_str().unwrap_or_default().into(),
 //!             timezone: None,
 //!             platform_additional_info: None,
 //!         })
 //!     }
 //!
-//!     fn create_call_log(request: CreateCallLogRequest) -> Result<CallLogCreated, AdapterError> {
+//!     fn create_call_log(request: CreateCallLogRequest) -> Result<CallLogCreated> {
+//!         let contact_name = request.contact.name.clone().unwrap_or_default();
 //!         let body = serde_json::json!({
 //!             "contact": request.contact.id,
-//!             "subject": request.call.custom_subject,
+//!             "subject": request.call.subject(&contact_name),
 //!             "note": request.note,
 //!         });
 //!         let created: serde_json::Value = http::Request::post("https://api.acme.example/calls")
@@ -61,7 +81,11 @@
 //!             .send()?
 //!             .error_for_status()?
 //!             .json()?;
-//!         Ok(CallLogCreated { log_id: created["id"].to_string() })
+//!         let Some(id) = created["id"].as_u64() else {
+//!             return Err(AdapterError::upstream(502, "Acme answered without an id"));
+//!         };
+//!         log::info(&format!("logged session {} as {id}", request.call.session_id));
+//!         Ok(CallLogCreated { log_id: id.to_string() })
 //!     }
 //! }
 //!
@@ -74,10 +98,10 @@ pub mod http;
 pub mod kv;
 pub mod log;
 
-/// Raw bindings generated from the WIT package `switchboard:adapter`.
-///
-/// Prefer the re-exports at the crate root; these are here for what they do
-/// not cover.
+/// Generated from the WIT package `switchboard:adapter`. Not part of the
+/// SDK's API: [`export!`] expands to paths in it, so it must be public. Use
+/// the items re-exported at the crate root.
+#[doc(hidden)]
 #[allow(
     unsafe_code,
     missing_docs,
@@ -85,24 +109,99 @@ pub mod log;
     missing_debug_implementations
 )]
 #[allow(clippy::all)]
-pub mod bindings {
+pub mod __bindings {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "switchboard:adapter/adapter-world",
         generate_all,
         pub_export_macro: true,
         export_macro_name: "__export_adapter_world",
-        default_bindings_module: "switchboard_adapter::bindings",
+        default_bindings_module: "switchboard_adapter::__bindings",
     });
 }
 
-pub use bindings::switchboard::adapter::types::{
+pub use __bindings::switchboard::adapter::types::{
     AdapterError, AdapterManifest, AuthType, Call, CallLogCreated, CallLogDetails, CallLogUpdated,
     Contact, ContactRef, CreateCallLogRequest, CreateContactRequest, CreateMessageLogRequest,
     Credential, Direction, FindContactRequest, GetCallLogRequest, LoginRequest, Message,
     MessageLogCreated, OauthConfig, Party, RateLimit, UpdateCallLogRequest,
     UpdateMessageLogRequest, UpsertCallDispositionRequest, UpstreamError, UserContext, UserInfo,
 };
+
+/// What every operation returns.
+pub type Result<T, E = AdapterError> = std::result::Result<T, E>;
+
+impl AdapterError {
+    /// The adapter does not implement this (App Connect's `UNSUPPORTED`).
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::Unsupported(message.into())
+    }
+
+    /// The CRM refused the user's credential; the host may refresh an OAuth
+    /// token and retry once (`CRM_UNAUTHORIZED`).
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::Unauthorized(message.into())
+    }
+
+    /// The CRM has no such record (`NOT_FOUND`).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound(message.into())
+    }
+
+    /// The CRM cannot accept this input (`INVALID_INPUT`).
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::InvalidInput(message.into())
+    }
+
+    /// The CRM is rate limiting; `retry_after_seconds` when it said
+    /// (`RATE_LIMITED`).
+    pub fn rate_limited(retry_after_seconds: Option<u32>, message: impl Into<String>) -> Self {
+        Self::RateLimited(RateLimit {
+            retry_after_seconds,
+            message: message.into(),
+        })
+    }
+
+    /// The CRM answered HTTP `status` with an error (`CRM_ERROR`).
+    pub fn upstream(status: u16, message: impl Into<String>) -> Self {
+        Self::Upstream(UpstreamError {
+            status,
+            message: message.into(),
+        })
+    }
+
+    /// The adapter itself failed (`ADAPTER_ERROR`).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal(message.into())
+    }
+}
+
+impl Call {
+    /// The other party: the caller of an inbound call, the callee of an
+    /// outbound one.
+    pub fn contact_party(&self) -> &Party {
+        match self.direction {
+            Direction::Inbound => &self.from,
+            Direction::Outbound => &self.to,
+        }
+    }
+
+    /// App Connect's default subject: `Inbound call from <contact>` or
+    /// `Outbound call to <contact>`.
+    pub fn default_subject(&self, contact_name: &str) -> String {
+        match self.direction {
+            Direction::Inbound => format!("Inbound call from {contact_name}"),
+            Direction::Outbound => format!("Outbound call to {contact_name}"),
+        }
+    }
+
+    /// The subject to log: the user's `custom-subject`, or the default one.
+    pub fn subject(&self, contact_name: &str) -> String {
+        self.custom_subject
+            .clone()
+            .unwrap_or_else(|| self.default_subject(contact_name))
+    }
+}
 
 /// A CRM adapter. Implement [`Adapter::manifest`] and the operations your CRM
 /// supports; the others answer [`AdapterError::Unsupported`].
@@ -114,64 +213,62 @@ pub trait Adapter {
     fn manifest() -> AdapterManifest;
 
     /// Check a credential and say whose it is.
-    fn get_user_info(request: LoginRequest) -> Result<UserInfo, AdapterError> {
+    fn get_user_info(request: LoginRequest) -> Result<UserInfo> {
         let _ = request;
         Err(unsupported("get-user-info"))
     }
 
     /// Find the contacts that have a phone number.
-    fn find_contact(request: FindContactRequest) -> Result<Vec<Contact>, AdapterError> {
+    fn find_contact(request: FindContactRequest) -> Result<Vec<Contact>> {
         let _ = request;
         Err(unsupported("find-contact"))
     }
 
     /// Create a contact.
-    fn create_contact(request: CreateContactRequest) -> Result<Contact, AdapterError> {
+    fn create_contact(request: CreateContactRequest) -> Result<Contact> {
         let _ = request;
         Err(unsupported("create-contact"))
     }
 
     /// Create the CRM record for a call.
-    fn create_call_log(request: CreateCallLogRequest) -> Result<CallLogCreated, AdapterError> {
+    fn create_call_log(request: CreateCallLogRequest) -> Result<CallLogCreated> {
         let _ = request;
         Err(unsupported("create-call-log"))
     }
 
     /// Read a call log back.
-    fn get_call_log(request: GetCallLogRequest) -> Result<CallLogDetails, AdapterError> {
+    fn get_call_log(request: GetCallLogRequest) -> Result<CallLogDetails> {
         let _ = request;
         Err(unsupported("get-call-log"))
     }
 
     /// Update a call log.
-    fn update_call_log(request: UpdateCallLogRequest) -> Result<CallLogUpdated, AdapterError> {
+    fn update_call_log(request: UpdateCallLogRequest) -> Result<CallLogUpdated> {
         let _ = request;
         Err(unsupported("update-call-log"))
     }
 
     /// Set a call log's dispositions.
-    fn upsert_call_disposition(request: UpsertCallDispositionRequest) -> Result<(), AdapterError> {
+    fn upsert_call_disposition(request: UpsertCallDispositionRequest) -> Result<()> {
         let _ = request;
         Err(unsupported("upsert-call-disposition"))
     }
 
     /// Create a message log.
-    fn create_message_log(
-        request: CreateMessageLogRequest,
-    ) -> Result<MessageLogCreated, AdapterError> {
+    fn create_message_log(request: CreateMessageLogRequest) -> Result<MessageLogCreated> {
         let _ = request;
         Err(unsupported("create-message-log"))
     }
 
     /// Add a message to a message log.
-    fn update_message_log(request: UpdateMessageLogRequest) -> Result<(), AdapterError> {
+    fn update_message_log(request: UpdateMessageLogRequest) -> Result<()> {
         let _ = request;
         Err(unsupported("update-message-log"))
     }
 }
 
 fn unsupported(operation: &str) -> AdapterError {
-    AdapterError::Unsupported(format!("this adapter does not implement {operation}"))
+    AdapterError::unsupported(format!("this adapter does not implement {operation}"))
 }
 
 /// Export a type that implements [`Adapter`] as this component's adapter.
@@ -183,8 +280,8 @@ macro_rules! export {
         #[allow(unsafe_code)]
         const _: () = {
             type SwitchboardAdapterExport = $crate::__private::Exported<$adapter>;
-            $crate::bindings::__export_adapter_world!(
-                SwitchboardAdapterExport with_types_in $crate::bindings
+            $crate::__bindings::__export_adapter_world!(
+                SwitchboardAdapterExport with_types_in $crate::__bindings
             );
         };
     };
@@ -193,7 +290,7 @@ macro_rules! export {
 #[doc(hidden)]
 pub mod __private {
     use super::*;
-    use crate::bindings::exports::switchboard::adapter::adapter::Guest;
+    use crate::__bindings::exports::switchboard::adapter::adapter::Guest;
     use std::marker::PhantomData;
 
     /// Bridges an [`Adapter`] to the generated export trait.
@@ -204,36 +301,92 @@ pub mod __private {
         fn manifest() -> AdapterManifest {
             T::manifest()
         }
-        fn get_user_info(request: LoginRequest) -> Result<UserInfo, AdapterError> {
+        fn get_user_info(request: LoginRequest) -> Result<UserInfo> {
             T::get_user_info(request)
         }
-        fn find_contact(request: FindContactRequest) -> Result<Vec<Contact>, AdapterError> {
+        fn find_contact(request: FindContactRequest) -> Result<Vec<Contact>> {
             T::find_contact(request)
         }
-        fn create_contact(request: CreateContactRequest) -> Result<Contact, AdapterError> {
+        fn create_contact(request: CreateContactRequest) -> Result<Contact> {
             T::create_contact(request)
         }
-        fn create_call_log(request: CreateCallLogRequest) -> Result<CallLogCreated, AdapterError> {
+        fn create_call_log(request: CreateCallLogRequest) -> Result<CallLogCreated> {
             T::create_call_log(request)
         }
-        fn get_call_log(request: GetCallLogRequest) -> Result<CallLogDetails, AdapterError> {
+        fn get_call_log(request: GetCallLogRequest) -> Result<CallLogDetails> {
             T::get_call_log(request)
         }
-        fn update_call_log(request: UpdateCallLogRequest) -> Result<CallLogUpdated, AdapterError> {
+        fn update_call_log(request: UpdateCallLogRequest) -> Result<CallLogUpdated> {
             T::update_call_log(request)
         }
-        fn upsert_call_disposition(
-            request: UpsertCallDispositionRequest,
-        ) -> Result<(), AdapterError> {
+        fn upsert_call_disposition(request: UpsertCallDispositionRequest) -> Result<()> {
             T::upsert_call_disposition(request)
         }
-        fn create_message_log(
-            request: CreateMessageLogRequest,
-        ) -> Result<MessageLogCreated, AdapterError> {
+        fn create_message_log(request: CreateMessageLogRequest) -> Result<MessageLogCreated> {
             T::create_message_log(request)
         }
-        fn update_message_log(request: UpdateMessageLogRequest) -> Result<(), AdapterError> {
+        fn update_message_log(request: UpdateMessageLogRequest) -> Result<()> {
             T::update_message_log(request)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(direction: Direction, custom_subject: Option<&str>) -> Call {
+        Call {
+            id: "1".into(),
+            session_id: "s".into(),
+            telephony_session_id: None,
+            direction,
+            start_time: 0,
+            duration_seconds: 0,
+            result: String::new(),
+            from: Party {
+                phone_number: Some("+1".into()),
+                name: None,
+            },
+            to: Party {
+                phone_number: Some("+2".into()),
+                name: None,
+            },
+            recording_link: None,
+            custom_subject: custom_subject.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn subjects_follow_app_connect() {
+        let inbound = call(Direction::Inbound, None);
+        assert_eq!(inbound.subject("Ann"), "Inbound call from Ann");
+        assert_eq!(inbound.contact_party().phone_number.as_deref(), Some("+1"));
+        let outbound = call(Direction::Outbound, None);
+        assert_eq!(outbound.subject("Ann"), "Outbound call to Ann");
+        assert_eq!(outbound.contact_party().phone_number.as_deref(), Some("+2"));
+        assert_eq!(
+            call(Direction::Inbound, Some("Mine")).subject("Ann"),
+            "Mine"
+        );
+    }
+
+    #[test]
+    fn constructors_build_the_variants() {
+        assert!(matches!(
+            AdapterError::upstream(502, "bad"),
+            AdapterError::Upstream(UpstreamError { status: 502, .. })
+        ));
+        assert!(matches!(
+            AdapterError::rate_limited(Some(3), "slow"),
+            AdapterError::RateLimited(RateLimit {
+                retry_after_seconds: Some(3),
+                ..
+            })
+        ));
+        assert!(matches!(
+            AdapterError::not_found("x"),
+            AdapterError::NotFound(_)
+        ));
     }
 }

@@ -1,7 +1,7 @@
 //! Logging into the host's `tracing`, tagged with this adapter's platform and
 //! version. Never log credentials.
 
-use crate::bindings::switchboard::adapter::log::{Level, log};
+use crate::__bindings::switchboard::adapter::log::{Level, log};
 
 /// Log at `trace` level.
 pub fn trace(message: impl AsRef<str>) {

@@ -44,21 +44,33 @@ pub struct TestCrm;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct CallLogRecord {
+    /// The record's id (from the `next-log-id` counter).
     pub log_id: String,
+    /// The CRM user who logged it.
     pub user_id: String,
+    /// RingCentral's session id of the call.
     pub session_id: String,
+    /// The subject: the user's, or App Connect's default.
     pub subject: String,
     /// The agent's note alone.
     pub agent_note: Option<String>,
     /// The composed body (`- Agent note: …` lines).
     pub note: String,
+    /// The contact it is attached to.
     pub contact: ContactRecord,
+    /// `Inbound` or `Outbound`.
     pub direction: String,
+    /// Milliseconds since the Unix epoch.
     pub start_time: i64,
+    /// How long the call lasted.
     pub duration_seconds: u32,
+    /// RingCentral's result (`Accepted`, `Missed`, …).
     pub result: String,
+    /// The recording, when there is one.
     pub recording_link: Option<String>,
+    /// What else the client submitted (JSON).
     pub additional_submission: Option<String>,
+    /// The dispositions set on it (JSON).
     pub dispositions: Option<String>,
 }
 
@@ -66,8 +78,11 @@ pub struct CallLogRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactRecord {
+    /// The contact's id.
     pub id: String,
+    /// The contact's name, when the client sent it.
     pub name: Option<String>,
+    /// The kind of contact, when the client sent it.
     pub contact_type: Option<String>,
 }
 
@@ -171,8 +186,11 @@ switchboard_adapter::export!(TestCrm);
 /// Where testCRM keeps its records: the host's `kv` in the component, a map
 /// in the native benchmark.
 pub trait Storage {
+    /// The value at `key`.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    /// Store `value` at `key`.
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError>;
+    /// Add `delta` to the counter at `key`; the new value.
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
 }
 
@@ -215,13 +233,7 @@ pub fn create_call_log(
         }
     };
     let contact_name = request.contact.name.clone().unwrap_or_default();
-    let subject = call
-        .custom_subject
-        .clone()
-        .unwrap_or_else(|| match call.direction {
-            Direction::Inbound => format!("Inbound call from {contact_name}"),
-            Direction::Outbound => format!("Outbound call to {contact_name}"),
-        });
+    let subject = call.subject(&contact_name);
     let mut record = CallLogRecord {
         log_id: log_id.clone(),
         user_id: request.user.user_id,

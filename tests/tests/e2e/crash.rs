@@ -13,8 +13,9 @@
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use switchboard_tests::{ChildServer, Dirs, Outcomes, artifacts, create_body, stream_creates};
+use switchboard_tests::{
+    ChildServer, DEADLINE, Dirs, Outcomes, artifacts, create_body, stream_creates, wait_until,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
@@ -35,14 +36,15 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
             })
             .collect();
         // Kill once the stream is well under way.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while outcomes.lock().unwrap().acked.len() < acked_before + 12 {
-            assert!(
-                Instant::now() < deadline,
-                "round {round}: creates did not flow"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until(DEADLINE, async || {
+            match outcomes.lock().unwrap().acked.len() {
+                acked if acked >= acked_before + 12 => Ok(()),
+                acked => Err(format!(
+                    "round {round}: creates to flow; {acked} acknowledged"
+                )),
+            }
+        })
+        .await;
         server.kill();
         for client in clients {
             client.await.unwrap();

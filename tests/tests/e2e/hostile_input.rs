@@ -378,6 +378,41 @@ fn corpus(token: &str) -> Vec<(&'static str, Raw, u16, &'static str)> {
     ]
 }
 
+/// A client that writes its whole body before reading (no `Expect:
+/// 100-continue`, as Python's urllib) still reads the 413: the server
+/// drains the oversized body instead of resetting the connection mid-write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_sent_without_expect_gets_the_413_json() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dirs = Dirs::with_adapters(&[artifacts::TESTCRM]);
+    let server = TestServer::start(&dirs, &[]).await;
+    let token = server.login("testCRM", "k").await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let body = vec![b' '; 5 * 1024 * 1024];
+    let head = format!(
+        "POST /callLog?jwtToken={token} HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+        .write_all(&body)
+        .await
+        .expect("the server reads the whole body before it answers");
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .await
+        .expect("the answer arrives, not a reset");
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text:.300}");
+    let (_, json) = text.split_once("\r\n\r\n").expect("a body");
+    let body = assert_error_shape("5 MiB without Expect", 413, json);
+    assert_eq!(body["errorCode"], "PAYLOAD_TOO_LARGE");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_request_in_the_corpus_gets_a_named_4xx() {
     let dirs = Dirs::with_adapters(&[artifacts::TESTCRM]);

@@ -72,6 +72,37 @@ async fn logs_never_carry_keys_or_tokens() {
     assert!(!text.contains(signature), "the jwtToken reached a log");
 }
 
+/// A line the adapter logs while it creates a call log carries the request's
+/// id: the create runs in a task of its own, inside the request's span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adapter_log_lines_carry_the_request_id() {
+    let logs = captured();
+    let dirs = Dirs::with_adapters(&[artifacts::HOSTILE]);
+    let server = TestServer::start(&dirs, &[]).await;
+    let token = server.login("hostile", "k").await;
+    let request_id = "req-7f3a-adapter-log";
+    let words = "hello-from-inside-the-create";
+    let response = server
+        .client
+        .post(format!("{}/callLog?jwtToken={token}", server.base))
+        .header("x-request-id", request_id)
+        .json(&create_body("said-1", json!(1), &format!("say {words}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], request_id);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["logId"], "said", "{body}");
+    server.stop().await;
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let line = text
+        .lines()
+        .find(|line| line.contains(words))
+        .expect("the adapter's line was logged");
+    assert!(line.contains(&format!("request_id={request_id}")), "{line}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauth_tokens_and_client_secrets_never_reach_a_log() {
     use switchboard_tests::pipedrive::{API_TOKEN, CLIENT_SECRET, GOOD_CODE};

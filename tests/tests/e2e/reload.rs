@@ -307,6 +307,36 @@ async fn the_artifact_cache_serves_rollbacks_and_survives_corruption() {
     server.stop().await;
 }
 
+/// An operator file already there at start-up configures its component; it
+/// is not itself loaded (and refused) as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_file_present_at_start_configures_its_component() {
+    let dirs = Dirs::with_adapters(&[artifacts::HOSTILE]);
+    std::fs::write(
+        dirs.plugins.join("hostile.toml"),
+        "[limits]\ntimeout = \"300ms\"\n",
+    )
+    .unwrap();
+    let server = TestServer::start(&dirs, &[]).await;
+    let entries = server.admin().await;
+    let files: Vec<&str> = entries
+        .iter()
+        .map(|e| e["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with("/hostile.wasm"), "{files:?}");
+    assert_eq!(entries[0]["status"], "serving", "{}", entries[0]);
+    assert_eq!(entries[0]["lastError"], serde_json::Value::Null);
+
+    let token = server.login("hostile", "k").await;
+    let slow = server
+        .create(&token, &create_body("slow", json!(1), "sleep"))
+        .await;
+    assert_eq!(slow.body["errorCode"], "ADAPTER_TIMEOUT", "{}", slow.body);
+    assert!(slow.message().contains("300ms"), "{}", slow.body);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_file_changes_limits_without_touching_the_wasm() {
     let dirs = Dirs::with_adapters(&[artifacts::HOSTILE]);
@@ -382,7 +412,7 @@ async fn the_admin_api_needs_its_token() {
     assert_eq!(missing.status(), 404);
 
     // The CLI's table, against the running server.
-    let table = switchboard::cli::adapters(&server.base, ADMIN_TOKEN)
+    let table = switchboard::cli::adapters(&server.base, &ADMIN_TOKEN.into())
         .await
         .unwrap();
     let mut lines = table.lines();
@@ -393,7 +423,7 @@ async fn the_admin_api_needs_its_token() {
         "{row}"
     );
     assert!(
-        switchboard::cli::adapters(&server.base, "wrong-token-wrong-token")
+        switchboard::cli::adapters(&server.base, &"wrong-token-wrong-token".into())
             .await
             .is_err()
     );
@@ -406,10 +436,10 @@ async fn check_describes_a_component_or_says_why_not() {
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
-        runtime: switchboard::config::RuntimeConfig,
+        sandbox: switchboard::config::SandboxConfig,
     }
-    let runtime = Cli::try_parse_from(["check"]).unwrap().runtime;
-    let out = switchboard::cli::check(std::path::Path::new(artifacts::HOSTILE), &runtime)
+    let sandbox = Cli::try_parse_from(["check"]).unwrap().sandbox;
+    let out = switchboard::cli::check(std::path::Path::new(artifacts::HOSTILE), &sandbox)
         .await
         .unwrap();
     assert!(out.contains("platform:      hostile"), "{out}");
@@ -417,7 +447,7 @@ async fn check_describes_a_component_or_says_why_not() {
 
     let dirs = Dirs::with_adapters(&[]);
     dirs.overwrite("bad.wasm", b"nope");
-    let err = switchboard::cli::check(&dirs.plugins.join("bad.wasm"), &runtime)
+    let err = switchboard::cli::check(&dirs.plugins.join("bad.wasm"), &sandbox)
         .await
         .unwrap_err();
     assert!(
@@ -427,7 +457,7 @@ async fn check_describes_a_component_or_says_why_not() {
     );
     dirs.install(artifacts::TESTCRM, "t.wasm");
     dirs.overwrite("t.toml", b"[limits]\nmemory_mib = 999999\n");
-    let err = switchboard::cli::check(&dirs.plugins.join("t.wasm"), &runtime)
+    let err = switchboard::cli::check(&dirs.plugins.join("t.wasm"), &sandbox)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("memory_mib"), "{err}");

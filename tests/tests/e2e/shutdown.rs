@@ -5,9 +5,10 @@
 
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchboard_tests::{
-    ChildServer, Dirs, MockCrm, Outcomes, artifacts, create_body, stream_creates,
+    ChildServer, DEADLINE, Dirs, MockCrm, Outcomes, artifacts, create_body, stream_creates,
+    wait_until,
 };
 
 /// Creates held inside the hostile adapter, each waiting on the mock CRM.
@@ -40,14 +41,13 @@ fn held_creates(
 
 async fn refuses_connections(base: &str) {
     let address = base.trim_start_matches("http://");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(address).await.is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "still accepting connections after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(DEADLINE, async || {
+        match tokio::net::TcpStream::connect(address).await {
+            Ok(_) => Err("the server to stop accepting connections".to_owned()),
+            Err(_) => Ok(()),
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,11 +72,13 @@ async fn sigterm_under_load_finishes_in_flight_work_and_refuses_new() {
             ))
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while outcomes.lock().unwrap().acked.len() < 16 {
-        assert!(Instant::now() < deadline, "the load did not flow");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until(DEADLINE, async || {
+        match outcomes.lock().unwrap().acked.len() {
+            acked if acked >= 16 => Ok(()),
+            acked => Err(format!("the load to flow; {acked} acknowledged")),
+        }
+    })
+    .await;
 
     server.terminate();
     refuses_connections(&server.base).await;

@@ -1,0 +1,160 @@
+//! One adapter call: a fresh `Store` and instance from the adapter's
+//! `InstancePre`, run within the call's CPU, wall-clock and memory limits,
+//! and its outcome classified as a [`CallError`] when it fails.
+
+use super::CallError;
+use super::bindings::{AdapterError, AdapterWorldPre, Guest};
+use super::host::{AdapterEnv, HostState};
+use super::limits::Limits;
+use super::output::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use wasmtime::{CallHook, Store, UpdateDeadline};
+
+/// Raised from the epoch callback when a call's CPU budget is gone.
+#[derive(Debug, thiserror::Error)]
+#[error("CPU budget exhausted")]
+struct CpuExhausted;
+
+/// Calls and failures of one adapter version since it was loaded.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    /// Calls made.
+    pub calls: AtomicU64,
+    /// Calls that failed, for any reason.
+    pub errors: AtomicU64,
+}
+
+/// A compiled adapter with its environment and limits: makes instances and
+/// runs calls in them.
+pub(super) struct Sandbox {
+    pre: AdapterWorldPre<HostState>,
+    env: Arc<AdapterEnv>,
+    limits: Limits,
+    /// Bounds calls in progress when the operator set `max_concurrent_calls`.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
+    pub(super) stats: CallStats,
+}
+
+impl Sandbox {
+    pub(super) fn new(
+        pre: AdapterWorldPre<HostState>,
+        env: Arc<AdapterEnv>,
+        limits: Limits,
+    ) -> Self {
+        let slots = limits
+            .max_concurrent_calls
+            .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));
+        Self {
+            pre,
+            env,
+            limits,
+            slots,
+            stats: CallStats::default(),
+        }
+    }
+
+    fn new_store(&self) -> Store<HostState> {
+        let state = HostState::new(self.env.clone(), self.limits.memory_bytes, self.limits.cpu);
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(1);
+        store.call_hook(|mut ctx, hook| {
+            let cpu = &mut ctx.data_mut().cpu;
+            match hook {
+                CallHook::CallingWasm | CallHook::ReturningFromHost => cpu.resume(),
+                CallHook::ReturningFromWasm | CallHook::CallingHost => cpu.pause(),
+            }
+            Ok(())
+        });
+        store.epoch_deadline_callback(|ctx| {
+            if ctx.data().cpu.exhausted() {
+                return Err(wasmtime::Error::new(CpuExhausted));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    /// Run one export in a fresh instance, within the call's limits.
+    pub(super) async fn call<R: Output>(
+        &self,
+        operation: &'static str,
+        export: impl AsyncFnOnce(
+            &Guest,
+            &mut Store<HostState>,
+        ) -> wasmtime::Result<Result<R, AdapterError>>,
+    ) -> Result<R, CallError> {
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let result = self.call_within_limits(operation, export).await;
+        if result.is_err() {
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn call_within_limits<R: Output>(
+        &self,
+        operation: &'static str,
+        export: impl AsyncFnOnce(
+            &Guest,
+            &mut Store<HostState>,
+        ) -> wasmtime::Result<Result<R, AdapterError>>,
+    ) -> Result<R, CallError> {
+        let _slot = match &self.slots {
+            Some(slots) => Some(
+                slots
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(|_| CallError::Busy)?,
+            ),
+            None => None,
+        };
+        let mut store = self.new_store();
+        let outcome = tokio::time::timeout(self.limits.wall, async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            export(instance.switchboard_adapter_adapter(), &mut store).await
+        })
+        .await;
+        let state = store.data();
+        let result = match outcome {
+            Ok(Ok(Ok(value))) => match value.oversize() {
+                None => return Ok(value),
+                Some(why) => CallError::OutputTooLarge(why),
+            },
+            Ok(Ok(Err(error))) => CallError::Adapter(error),
+            Ok(Err(error)) => self.classify(&error, state),
+            Err(_elapsed) => CallError::WallTimeout(self.limits.wall),
+        };
+        // An adapter that was refused a request usually fails because of it;
+        // say so rather than passing on its own account of the failure.
+        let result = match (result, state.hooks.denied().into_iter().next()) {
+            (CallError::Adapter(_) | CallError::Trapped(_), Some(reason)) => {
+                CallError::EgressDenied(reason)
+            }
+            (result, _) => result,
+        };
+        let (platform, version) = (&self.env.platform, &self.env.version);
+        if let CallError::Adapter(_) = result {
+            // The adapter ran and answered; a business outcome, not a fault.
+            tracing::info!(adapter = %platform, %version, operation, error = %result, "adapter call failed");
+        } else {
+            tracing::warn!(adapter = %platform, %version, operation, error = %result, "adapter call failed");
+        }
+        Err(result)
+    }
+
+    fn classify(&self, error: &wasmtime::Error, state: &HostState) -> CallError {
+        if error.is::<CpuExhausted>() {
+            CallError::CpuTimeout(self.limits.cpu)
+        } else if error.is::<wasmtime::PoolConcurrencyLimitError>() {
+            CallError::Busy
+        } else if state.limiter.refused {
+            CallError::MemoryLimit(self.limits.memory_bytes / (1024 * 1024))
+        } else if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+            CallError::Trapped(trap.to_string())
+        } else {
+            CallError::Trapped(error.to_string())
+        }
+    }
+}

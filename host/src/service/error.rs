@@ -1,0 +1,152 @@
+//! The service's error kind: what went wrong, in terms the API can answer
+//! without knowing how adapters run.
+
+use crate::runtime::{AdapterError, CallError};
+use crate::store::StoreError;
+
+/// Why an adapter call failed, as the service reports it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdapterFailure {
+    /// The adapter does not implement the operation.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The CRM refused the user's credential.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The CRM has no such record.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The CRM cannot accept the input.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The CRM is rate limiting.
+    #[error("rate limited: {message}")]
+    RateLimited {
+        /// Seconds until the CRM accepts requests again, when it said.
+        retry_after_seconds: Option<u32>,
+        /// What the CRM said.
+        message: String,
+    },
+    /// The CRM answered with an error.
+    #[error("upstream HTTP {status}: {message}")]
+    Upstream {
+        /// The CRM's HTTP status.
+        status: u16,
+        /// The CRM's message.
+        message: String,
+    },
+    /// The adapter failed in its own code.
+    #[error("internal: {0}")]
+    Internal(String),
+    /// The call ran out of CPU or wall-clock time; the text says which.
+    #[error("{0}")]
+    Timeout(String),
+    /// The call needed more memory than it may have; the text says how much.
+    #[error("{0}")]
+    MemoryLimit(String),
+    /// The adapter crashed.
+    #[error("adapter crashed")]
+    Crashed,
+    /// The adapter tried a request the host does not allow.
+    #[error("outbound request denied: {0}")]
+    EgressDenied(String),
+    /// The adapter's answer is larger than the host accepts; the text says how.
+    #[error("{0}")]
+    OutputTooLarge(String),
+    /// Too many calls are in progress.
+    #[error("too many adapter calls in progress")]
+    Busy,
+}
+
+impl From<CallError> for AdapterFailure {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Adapter(error) => match error {
+                AdapterError::Unsupported(m) => Self::Unsupported(m),
+                AdapterError::Unauthorized(m) => Self::Unauthorized(m),
+                AdapterError::NotFound(m) => Self::NotFound(m),
+                AdapterError::InvalidInput(m) => Self::InvalidInput(m),
+                AdapterError::RateLimited(limit) => Self::RateLimited {
+                    retry_after_seconds: limit.retry_after_seconds,
+                    message: limit.message,
+                },
+                AdapterError::Upstream(e) => Self::Upstream {
+                    status: e.status,
+                    message: e.message,
+                },
+                AdapterError::Internal(m) => Self::Internal(m),
+            },
+            CallError::CpuTimeout(_) | CallError::WallTimeout(_) => {
+                Self::Timeout(error.to_string())
+            }
+            CallError::MemoryLimit(_) => Self::MemoryLimit(error.to_string()),
+            CallError::Trapped(_) => Self::Crashed,
+            CallError::EgressDenied(reason) => Self::EgressDenied(reason),
+            CallError::OutputTooLarge(_) => Self::OutputTooLarge(error.to_string()),
+            CallError::Busy => Self::Busy,
+        }
+    }
+}
+
+/// Why a service operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The `jwtToken` is missing or invalid, or its user signed out.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// No adapter serves this platform now.
+    #[error("no adapter serves platform {0:?}")]
+    AdapterUnavailable(String),
+    /// The adapter call failed.
+    #[error("adapter {platform}: {failure}")]
+    Adapter {
+        /// The platform whose adapter failed.
+        platform: String,
+        /// How it failed.
+        failure: AdapterFailure,
+    },
+    /// The request cannot be served as asked; the message says why.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The platform signs in with OAuth, but the operator set up no OAuth app.
+    #[error("OAuth is not configured for platform {0}")]
+    OAuthNotConfigured(String),
+    /// The CRM refused to give tokens for an authorization code.
+    #[error("{platform} refused the authorization: {reason}")]
+    OAuthRefused {
+        /// The platform.
+        platform: String,
+        /// What the CRM said.
+        reason: String,
+    },
+    /// The CRM's token endpoint failed at sign-in.
+    #[error("{platform} token endpoint failed: {reason}")]
+    CrmUnavailable {
+        /// The platform.
+        platform: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The user's OAuth session could not be refreshed; they must sign in again.
+    #[error("{platform} session could not be refreshed: {reason}")]
+    SessionRevoked {
+        /// The platform.
+        platform: String,
+        /// Why.
+        reason: String,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A bug or an unexpected failure inside the host.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Turn a runtime call error of `platform`'s adapter into a service error.
+pub(super) fn adapter_error(platform: &str) -> impl FnOnce(CallError) -> ServiceError + '_ {
+    move |error| ServiceError::Adapter {
+        platform: platform.to_owned(),
+        failure: error.into(),
+    }
+}

@@ -1,0 +1,175 @@
+//! The service's own vocabulary: what a call, a contact and a logged call
+//! are, as the API hands them in and gets them back. The runtime's
+//! (generated) types stay behind this module: it converts both ways.
+
+use crate::runtime;
+
+/// Which way a call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The contact called the user.
+    Inbound,
+    /// The user called the contact.
+    Outbound,
+}
+
+/// One end of a call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Party {
+    /// The number, as RingCentral gave it.
+    pub phone_number: Option<String>,
+    /// The name, when RingCentral knew it.
+    pub name: Option<String>,
+}
+
+/// A call to log: RingCentral's call-log record, as far as adapters use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// RingCentral's call-log id.
+    pub id: String,
+    /// RingCentral's session id: the unit a call is logged once per.
+    pub session_id: String,
+    /// RingCentral's telephony session id, when sent.
+    pub telephony_session_id: Option<String>,
+    /// Which way the call went.
+    pub direction: Direction,
+    /// When the call started, in milliseconds since the Unix epoch.
+    pub start_time: i64,
+    /// How long it lasted.
+    pub duration_seconds: u32,
+    /// RingCentral's result (`Accepted`, `Missed`, …).
+    pub result: String,
+    /// Who called.
+    pub from: Party,
+    /// Who was called.
+    pub to: Party,
+    /// The recording, when there is one.
+    pub recording_link: Option<String>,
+    /// A subject the user typed, replacing the adapter's default.
+    pub custom_subject: Option<String>,
+}
+
+impl Call {
+    /// The other party's number: the caller of an inbound call, the callee
+    /// of an outbound one.
+    pub fn contact_number(&self) -> Option<&str> {
+        match self.direction {
+            Direction::Inbound => self.from.phone_number.as_deref(),
+            Direction::Outbound => self.to.phone_number.as_deref(),
+        }
+    }
+}
+
+/// The CRM contact a call is logged against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRef {
+    /// The CRM's id of the contact.
+    pub id: String,
+    /// The CRM's kind of contact (`person`, `lead`, …), when the client said.
+    pub contact_type: Option<String>,
+    /// The contact's name, when the client said.
+    pub name: Option<String>,
+}
+
+/// A contact as the CRM holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// The CRM's id.
+    pub id: String,
+    /// The contact's name.
+    pub name: String,
+    /// The matching number, as the CRM stores it.
+    pub phone: Option<String>,
+    /// The contact's organisation.
+    pub organization: Option<String>,
+    /// The CRM's kind of contact.
+    pub contact_type: Option<String>,
+    /// What else the CRM says (JSON).
+    pub additional_info: Option<String>,
+}
+
+/// A logged call as the CRM holds it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallLogDetails {
+    /// The record's subject.
+    pub subject: String,
+    /// The agent's note.
+    pub note: String,
+    /// The whole body, when the CRM composes one.
+    pub full_body: Option<String>,
+    /// The contact's name.
+    pub contact_name: Option<String>,
+    /// The dispositions (JSON).
+    pub dispositions: Option<String>,
+}
+
+impl From<Direction> for runtime::Direction {
+    fn from(direction: Direction) -> Self {
+        match direction {
+            Direction::Inbound => Self::Inbound,
+            Direction::Outbound => Self::Outbound,
+        }
+    }
+}
+
+impl From<Party> for runtime::Party {
+    fn from(party: Party) -> Self {
+        Self {
+            phone_number: party.phone_number,
+            name: party.name,
+        }
+    }
+}
+
+impl From<Call> for runtime::Call {
+    fn from(call: Call) -> Self {
+        Self {
+            id: call.id,
+            session_id: call.session_id,
+            telephony_session_id: call.telephony_session_id,
+            direction: call.direction.into(),
+            start_time: call.start_time,
+            duration_seconds: call.duration_seconds,
+            result: call.result,
+            from: call.from.into(),
+            to: call.to.into(),
+            recording_link: call.recording_link,
+            custom_subject: call.custom_subject,
+        }
+    }
+}
+
+impl From<ContactRef> for runtime::ContactRef {
+    fn from(contact: ContactRef) -> Self {
+        Self {
+            id: contact.id,
+            contact_type: contact.contact_type,
+            name: contact.name,
+        }
+    }
+}
+
+impl From<runtime::Contact> for Contact {
+    fn from(contact: runtime::Contact) -> Self {
+        Self {
+            id: contact.id,
+            name: contact.name,
+            phone: contact.phone,
+            organization: contact.organization,
+            contact_type: contact.contact_type,
+            additional_info: contact.additional_info,
+        }
+    }
+}
+
+impl From<runtime::CallLogDetails> for CallLogDetails {
+    fn from(details: runtime::CallLogDetails) -> Self {
+        Self {
+            subject: details.subject,
+            note: details.note,
+            full_body: details.full_body,
+            contact_name: details.contact_name,
+            dispositions: details.dispositions,
+        }
+    }
+}
