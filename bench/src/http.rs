@@ -30,6 +30,21 @@ pub(crate) async fn run(server_binary: &Path, load: Load, table: &mut Table) -> 
         Some(floor.rps()),
         None,
     );
+    // The same baseline through wrk: the two generators should agree.
+    let body = create_body("wrk", serde_json::json!(42), "Discussed renewal");
+    match crate::wrk::post(addr, "/callLog", &serde_json::to_vec(&body)?, load)? {
+        Some(wrk) => table.line(&format!(
+            "| baseline measured by wrk (same POST, {}-{} s incl. warm-up) | {} | {:.0} | {:.2} | {:.2} | - | - | {:.2} of ours | - |",
+            load.duration.as_secs(),
+            (load.warmup + load.duration).as_secs(),
+            load.connections,
+            wrk.rps,
+            wrk.p50_ms,
+            wrk.p99_ms,
+            wrk.rps / floor.rps(),
+        )),
+        None => eprintln!("wrk is not installed (apt-get install wrk): the baseline is not cross-checked"),
+    }
     baseline.stop()?;
     let floor_rps = floor.rps();
 

@@ -9,7 +9,9 @@
 //!   latency spread over all of them.
 //! - `all`: the three in order. `--quick` shrinks every run to a smoke test
 //!   that only checks the benchmarks still work.
-//! - `baseline`: the minimal hyper server the `http` figures are divided by.
+//! - `baseline`: the minimal hyper server the `http` figures are divided by;
+//!   `http` measures it with `wrk` too, when wrk is installed, and prints
+//!   both.
 //!
 //! Results are printed as Markdown for `BENCHMARKS.md`.
 
@@ -20,6 +22,7 @@ mod many_adapters;
 mod process;
 mod report;
 mod slow_crm;
+mod wrk;
 
 use clap::{Args, Parser, Subcommand};
 use load::Load;

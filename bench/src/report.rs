@@ -38,6 +38,12 @@ impl Table {
         self.rows.push(row);
     }
 
+    /// A row written by the caller.
+    pub(crate) fn line(&mut self, row: &str) {
+        eprintln!("{row}");
+        self.rows.push(row.to_owned());
+    }
+
     pub(crate) fn print(&self) {
         println!(
             "| scenario | connections | requests/s | p50 ms | p99 ms | p99.9 ms | errors | ratio to baseline | server peak RSS MiB |"

@@ -1,0 +1,114 @@
+//! The baseline measured a second time, by `wrk`: if the two load
+//! generators agree, ours is not the bottleneck, and the ratios divided by
+//! its baseline figure are sound. Both figures are printed.
+
+use crate::load::Load;
+use anyhow::{Context, Result, bail};
+use std::net::SocketAddr;
+use std::process::Command;
+
+/// What `wrk` measured.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WrkFigures {
+    pub(crate) rps: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+}
+
+/// `POST path` with `body` for `load`'s connections and duration (plus its
+/// warm-up, which wrk cannot leave out). `None` when wrk is not installed.
+pub(crate) fn post(
+    addr: SocketAddr,
+    path: &str,
+    body: &[u8],
+    load: Load,
+) -> Result<Option<WrkFigures>> {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    let dir = tempfile::tempdir()?;
+    let script = dir.path().join("post.lua");
+    let body = String::from_utf8_lossy(body)
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = \"{body}\"\n\
+             wrk.headers[\"Content-Type\"] = \"application/json\"\n"
+        ),
+    )?;
+    let seconds = (load.warmup + load.duration).as_secs().max(1);
+    let output = Command::new("wrk")
+        .arg(format!("-t{}", load.connections.clamp(1, 2)))
+        .arg(format!("-c{}", load.connections))
+        .arg(format!("-d{seconds}s"))
+        .arg("--latency")
+        .arg("-s")
+        .arg(&script)
+        .arg(format!("http://{addr}{path}"))
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("wrk failed: {text}");
+    }
+    parse(&text)
+        .with_context(|| format!("unexpected wrk output:\n{text}"))
+        .map(Some)
+}
+
+/// The figures of wrk's report.
+fn parse(report: &str) -> Option<WrkFigures> {
+    let field = |prefix: &str| {
+        report
+            .lines()
+            .map(str::trim)
+            .find_map(|line| line.strip_prefix(prefix))
+            .map(str::trim)
+    };
+    Some(WrkFigures {
+        rps: field("Requests/sec:")?.parse().ok()?,
+        p50_ms: millis(field("50%")?)?,
+        p99_ms: millis(field("99%")?)?,
+    })
+}
+
+/// `1.23ms`, `456.00us` or `1.02s` in milliseconds.
+fn millis(text: &str) -> Option<f64> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        return None;
+    };
+    number.parse::<f64>().ok().map(|n| n * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_wrks_report() {
+        let report = "Running 10s test @ http://127.0.0.1:1/callLog
+  2 threads and 64 connections
+  Latency Distribution
+     50%    1.20ms
+     75%    1.50ms
+     90%    1.90ms
+     99%  850.00us
+  480000 requests in 10.00s, 100.00MB read
+Requests/sec:  48000.12
+Transfer/sec:     10.00MB
+";
+        let figures = parse(report).expect("parses");
+        assert!((figures.rps - 48000.12).abs() < 1e-6);
+        assert!((figures.p50_ms - 1.2).abs() < 1e-9);
+        assert!((figures.p99_ms - 0.85).abs() < 1e-9);
+        assert_eq!(millis("1.5s"), Some(1500.0));
+    }
+}
