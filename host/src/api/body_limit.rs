@@ -14,6 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body::Body as _;
 use http_body_util::BodyExt;
 
 /// How much of an oversized body is read and discarded, as a multiple of the
@@ -31,6 +32,10 @@ pub(super) async fn limit_body(
     next: Next,
 ) -> Response {
     let (parts, mut body) = request.into_parts();
+    if body.is_end_stream() {
+        // No body (most GETs): nothing to read or limit.
+        return next.run(Request::from_parts(parts, body)).await;
+    }
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
