@@ -34,9 +34,8 @@ pub(crate) async fn run(server_binary: &Path, load: Load, table: &mut Table) -> 
     let body = create_body("wrk", serde_json::json!(42), "Discussed renewal");
     match crate::wrk::post(addr, "/callLog", &serde_json::to_vec(&body)?, load)? {
         Some(wrk) => table.line(&format!(
-            "| baseline measured by wrk (same POST, {}-{} s incl. warm-up) | {} | {:.0} | {:.2} | {:.2} | - | - | {:.2} of ours | - |",
-            load.duration.as_secs(),
-            (load.warmup + load.duration).as_secs(),
+            "| baseline measured by wrk (same POST, {:?} incl. warm-up) | {} | {:.0} | {:.2} | {:.2} | - | - | {:.2} of ours | - |",
+            crate::wrk::duration(load),
             load.connections,
             wrk.rps,
             wrk.p50_ms,

@@ -38,7 +38,7 @@ pub(crate) fn post(
              wrk.headers[\"Content-Type\"] = \"application/json\"\n"
         ),
     )?;
-    let seconds = (load.warmup + load.duration).as_secs().max(1);
+    let seconds = duration(load).as_secs();
     let output = Command::new("wrk")
         .arg(format!("-t{}", load.connections.clamp(1, 2)))
         .arg(format!("-c{}", load.connections))
@@ -56,6 +56,13 @@ pub(crate) fn post(
     parse(&text)
         .with_context(|| format!("unexpected wrk output:\n{text}"))
         .map(Some)
+}
+
+/// How long wrk runs for `load`: its warm-up and its counted time together
+/// (wrk cannot leave a warm-up out), in whole seconds, at least one.
+pub(crate) fn duration(load: Load) -> std::time::Duration {
+    let total = (load.warmup + load.duration).as_secs_f64().ceil().max(1.0);
+    std::time::Duration::from_secs_f64(total)
 }
 
 /// The figures of wrk's report.
