@@ -1,15 +1,17 @@
 //! The operator and adapter-author commands besides `serve`:
-//! `switchboard check FILE.wasm`, `switchboard adapters` and
-//! `switchboard rotate-secret-key`.
+//! `switchboard check FILE.wasm`, `switchboard adapters`,
+//! `switchboard replicas` and `switchboard rotate-secret-key`.
 
 use crate::WIT_VERSION;
 use crate::config::SandboxConfig;
 use crate::kv::AdapterKv;
 use crate::registry::{AdapterStatus, read_operator_file};
 use crate::runtime::{AuthType, Runtime};
+use crate::store::ReplicaRecord;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -142,11 +144,15 @@ pub async fn rotate_secret_key(args: &RotateArgs) -> anyhow::Result<String> {
             .with_context(|| format!("writing {}", staged.display()))?;
     }
     let url = crate::config::database_url(args.database_url.as_deref(), &args.data_dir);
+    anyhow::ensure!(
+        !crate::config::is_postgres_url(&url),
+        "rotate-secret-key works on the SQLite store only; on PostgreSQL, keep --secret-key"
+    );
     let store = crate::store::sqlite::SqliteStore::open(&url, Sealer::new(&current))
         .await
         .context("opening the database with the current key")?;
     let count = store.rotate_secret_key(&Sealer::new(&new)).await?;
-    store.close().await;
+    crate::store::Store::close(&store).await;
     let mut out = format!(
         "re-sealed {count} credential value(s): key {} -> {}\n",
         current.id(),
@@ -165,10 +171,10 @@ pub async fn rotate_secret_key(args: &RotateArgs) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// Fetch the admin list and render it as a table.
-pub async fn adapters(url: &str, admin_token: &SecretString) -> anyhow::Result<String> {
+/// `GET <url><path>` with the admin token: the JSON answer, or why not.
+async fn admin_get(url: &str, path: &str, admin_token: &SecretString) -> anyhow::Result<Value> {
     use http_body_util::BodyExt;
-    let endpoint = format!("{}/admin/adapters", url.trim_end_matches('/'));
+    let endpoint = format!("{}{path}", url.trim_end_matches('/'));
     let request = http::Request::get(&endpoint)
         .header(
             http::header::AUTHORIZATION,
@@ -189,25 +195,26 @@ pub async fn adapters(url: &str, admin_token: &SecretString) -> anyhow::Result<S
         .await
         .with_context(|| format!("reading the answer of {endpoint}"))?
         .to_bytes();
-    let body: serde_json::Value =
-        serde_json::from_slice(&bytes).context("the answer is not JSON")?;
+    let body: Value = serde_json::from_slice(&bytes).context("the answer is not JSON")?;
     if !status.is_success() {
         let message = body["returnMessage"]["message"]
             .as_str()
             .unwrap_or("no message");
         bail!("{endpoint} answered {status}: {message}");
     }
-    let statuses: Vec<AdapterStatus> =
-        serde_json::from_value(body["adapters"].clone()).context("unexpected admin list")?;
-    Ok(table(&statuses))
+    Ok(body)
 }
 
-fn table(statuses: &[AdapterStatus]) -> String {
+/// Fetch the admin list and render it as a table.
+pub async fn adapters(url: &str, admin_token: &SecretString) -> anyhow::Result<String> {
+    let body = admin_get(url, "/admin/adapters", admin_token).await?;
+    let statuses: Vec<AdapterStatus> =
+        serde_json::from_value(body["adapters"].clone()).context("unexpected admin list")?;
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    let rows: Vec<[String; 8]> = statuses
+    let rows = statuses
         .iter()
         .map(|s| {
-            [
+            vec![
                 dash(&s.platform),
                 dash(&s.version),
                 format!("{:?}", s.status).to_lowercase(),
@@ -229,7 +236,71 @@ fn table(statuses: &[AdapterStatus]) -> String {
         "FILE",
         "LAST ERROR",
     ];
-    let mut widths = header.map(str::len);
+    Ok(table(&header, rows))
+}
+
+/// Fetch the fleet view and render it as a table: one row per replica and
+/// adapter file, then one line per platform with version skew.
+pub async fn replicas(url: &str, admin_token: &SecretString) -> anyhow::Result<String> {
+    let body = admin_get(url, "/admin/replicas", admin_token).await?;
+    let replicas: Vec<ReplicaRecord> =
+        serde_json::from_value(body["replicas"].clone()).context("unexpected fleet view")?;
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut rows = Vec::new();
+    for r in &replicas {
+        let replica = [
+            r.id.clone(),
+            r.listen.clone(),
+            r.version.clone(),
+            r.heartbeat_at.clone(),
+        ];
+        if r.adapters.is_empty() {
+            rows.push(
+                [
+                    &replica[..],
+                    &["-".into(), "-".into(), "-".into(), "-".into()],
+                ]
+                .concat(),
+            );
+        }
+        for a in &r.adapters {
+            let sha = a.sha256.as_deref().map_or("-", |s| &s[..s.len().min(12)]);
+            let adapter = [
+                dash(&a.platform),
+                dash(&a.version),
+                a.status.clone(),
+                sha.to_owned(),
+            ];
+            rows.push([&replica[..], &adapter[..]].concat());
+        }
+    }
+    let header = [
+        "REPLICA",
+        "LISTEN",
+        "SERVER",
+        "HEARTBEAT",
+        "PLATFORM",
+        "VERSION",
+        "STATUS",
+        "SHA256",
+    ];
+    let mut out = table(&header, rows);
+    for skew in body["skew"].as_array().into_iter().flatten() {
+        let platform = skew["platform"].as_str().unwrap_or("?");
+        let served: Vec<String> = skew["sha256"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(sha, ids)| format!("{} on {ids}", &sha[..sha.len().min(12)]))
+            .collect();
+        writeln!(out, "SKEW {platform}: {}", served.join("; "))?;
+    }
+    Ok(out)
+}
+
+/// Left-aligned columns, two spaces apart.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.len());
@@ -239,7 +310,7 @@ fn table(statuses: &[AdapterStatus]) -> String {
     let mut line = |cells: Vec<&str>| {
         let padded: Vec<String> = cells
             .iter()
-            .zip(widths)
+            .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
         out.push_str(padded.join("  ").trim_end());

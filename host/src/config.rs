@@ -42,9 +42,28 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
-    /// Database URL. Defaults to `sqlite://<data-dir>/switchboard.db`.
-    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    /// Database URL. Defaults to `sqlite://<data-dir>/switchboard.db`, for
+    /// one process. `postgres://USER:PASSWORD@HOST/DB` lets several replicas
+    /// share one PostgreSQL; they must then share `--jwt-secret` and
+    /// `--secret-key` too.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// PostgreSQL: most connections this replica opens.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: u32,
+
+    /// PostgreSQL: longest one statement may run, and longest a request
+    /// waits for a pooled connection. While the database is away, requests
+    /// that need it answer `STORE_UNAVAILABLE` after at most this.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_STATEMENT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub database_statement_timeout: Duration,
+
+    /// PostgreSQL: how long a create's reservation of its session outlives a
+    /// replica that died mid-create, after which another replica may create
+    /// it. Defaults to `--adapter-timeout` plus 5s.
+    #[arg(long, env = "SWITCHBOARD_RESERVATION_LEASE", value_parser = humantime::parse_duration)]
+    pub reservation_lease: Option<Duration>,
 
     /// HS256 secret for signing `jwtToken`s. When unset, one is generated into
     /// `<data-dir>/jwt-secret` on first start and reused after.
@@ -73,6 +92,12 @@ pub struct Config {
     /// Time limit for a whole HTTP request.
     #[arg(long, env = "SWITCHBOARD_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+
+    /// How often this replica reports itself (and what it serves) to the
+    /// fleet view, `GET /admin/replicas`. A replica silent for three of
+    /// these is dropped from it.
+    #[arg(long, env = "SWITCHBOARD_HEARTBEAT_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub heartbeat_interval: Duration,
 
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -208,13 +233,55 @@ impl Config {
         {
             return bad("--admin-token must be at least 16 bytes");
         }
+        if self.heartbeat_interval.is_zero() {
+            return bad("--heartbeat-interval must be greater than 0");
+        }
+        if self.database_pool_size < 2 {
+            // A refresh holds one connection for its lock and uses another.
+            return bad("--database-pool-size must be at least 2");
+        }
+        if self.database_statement_timeout.is_zero() {
+            return bad("--database-statement-timeout must be greater than 0");
+        }
+        if self
+            .reservation_lease
+            .is_some_and(|l| l < Duration::from_secs(1))
+        {
+            return bad("--reservation-lease must be at least 1s");
+        }
+        if self.is_postgres() && (self.jwt_secret.is_none() || self.secret_key.is_none()) {
+            return bad(
+                "on PostgreSQL, --jwt-secret and --secret-key are required: replicas share \
+                 the database, so every replica must sign jwtTokens and seal credentials with \
+                 the same keys (a key generated per data directory would differ per replica)",
+            );
+        }
         Ok(())
+    }
+
+    /// Whether the database is PostgreSQL (so this may be one of several
+    /// replicas).
+    pub fn is_postgres(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(is_postgres_url)
+    }
+
+    /// How long a reservation outlives a replica that stopped renewing it.
+    pub fn reservation_lease(&self) -> Duration {
+        self.reservation_lease
+            .unwrap_or(self.sandbox.adapter_timeout + Duration::from_secs(5))
     }
 
     /// The database URL, defaulting to a SQLite file in the data dir.
     pub fn database_url(&self) -> String {
         database_url(self.database_url.as_deref(), &self.data_dir)
     }
+}
+
+/// Whether a database URL names PostgreSQL (rather than a SQLite file).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// `configured`, or the SQLite file in `data_dir`.
@@ -278,6 +345,19 @@ mod tests {
             .validate()
             .expect_err("short secret");
         assert!(err.to_string().contains("--jwt-secret"), "{err}");
+        let err = parse(&["--database-url", "postgres://db/switchboard"])
+            .validate()
+            .expect_err("replicas need shared secrets");
+        assert!(err.to_string().contains("replicas share"), "{err}");
+        let shared = [
+            "--database-url",
+            "postgres://db/switchboard",
+            "--jwt-secret",
+            "0123456789abcdef0123456789abcdef",
+            "--secret-key",
+            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        ];
+        parse(&shared).validate().expect("shared secrets given");
     }
 
     #[test]

@@ -31,9 +31,8 @@ use registry::Registry;
 use runtime::Runtime;
 use runtime::cache::ArtifactCache;
 use service::Service;
-use std::sync::Arc;
+
 use store::sealed::Sealer;
-use store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
 /// The version of the WIT package `switchboard:adapter` this host serves,
@@ -61,23 +60,19 @@ pub async fn serve(
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let secret_key =
         store::sealed::load_or_generate_key(config.secret_key.as_ref(), &config.data_dir)?;
-    let store = Arc::new(
-        SqliteStore::open(&config.database_url(), Sealer::new(&secret_key))
-            .await
-            .context("opening the database")?,
-    );
-    for key in store
-        .release_stale_reservations()
+    let replica_id = format!("{:016x}", rand::random::<u64>());
+    let options = store::OpenOptions {
+        url: config.database_url(),
+        postgres: store::postgres::PgOptions {
+            pool_size: config.database_pool_size,
+            statement_timeout: config.database_statement_timeout,
+            lease: config.reservation_lease(),
+            replica_id: replica_id.clone(),
+        },
+    };
+    let store = store::open(options, Sealer::new(&secret_key))
         .await
-        .context("releasing reservations left by a previous process")?
-    {
-        tracing::warn!(
-            platform = %key.platform,
-            user = %key.user_id,
-            session = %key.session_id,
-            "released a create left pending by a previous process; the next create of this session calls the adapter again"
-        );
-    }
+        .context("opening the database")?;
     let secret = auth::load_or_generate_secret(config.jwt_secret.as_ref(), &config.data_dir)?;
     let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl);
     let cache = ArtifactCache::new(
@@ -95,6 +90,11 @@ pub async fn serve(
         Some(config.reload_debounce),
     )
     .context("starting the adapter registry")?;
+    let replica = service::Replica::new(
+        replica_id,
+        listener.local_addr()?.to_string(),
+        config.heartbeat_interval,
+    );
     let service = Service::new(
         store.clone(),
         registry.clone(),
@@ -102,7 +102,9 @@ pub async fn serve(
         jwt,
         config.details_concurrency,
         config.oauth_refresh_margin,
+        replica,
     );
+    let heartbeats = tokio::spawn(heartbeat(service.clone(), config.heartbeat_interval));
 
     let limits = HttpOptions {
         body_bytes: config.body_limit,
@@ -112,7 +114,7 @@ pub async fn serve(
     let admin_token = config.admin_token.as_ref().map(api::AdminToken::new);
     let app = api::router(
         AppState {
-            service,
+            service: service.clone(),
             admin_token,
         },
         limits,
@@ -136,7 +138,24 @@ pub async fn serve(
             }
         } => tracing::warn!(?grace, "grace period over; dropping unfinished requests"),
     }
+    heartbeats.abort();
+    if let Err(e) = service.leave_fleet().await {
+        tracing::warn!(error = %e, "leaving the fleet view");
+    }
     registry.shutdown();
     store.close().await;
     Ok(())
+}
+
+/// Report this replica to the fleet view every `every`, for as long as it
+/// serves. A failed report is logged; the next one may succeed.
+async fn heartbeat(service: Service, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = service.heartbeat().await {
+            tracing::warn!(error = %e, "reporting to the fleet view");
+        }
+    }
 }

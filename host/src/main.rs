@@ -33,14 +33,21 @@ enum Command {
     /// server stopped).
     RotateSecretKey(switchboard::cli::RotateArgs),
     /// List a running server's adapters (its admin API) as a table.
-    Adapters {
-        /// The server's base URL.
-        #[arg(long, env = "SWITCHBOARD_URL", default_value = "http://127.0.0.1:8080")]
-        url: String,
-        /// The server's --admin-token.
-        #[arg(long, env = "SWITCHBOARD_ADMIN_TOKEN", hide_env_values = true, value_parser = switchboard::config::secret)]
-        admin_token: SecretString,
-    },
+    Adapters(AdminArgs),
+    /// List every live replica on the server's database and what each
+    /// serves (its admin API), and name any version skew.
+    Replicas(AdminArgs),
+}
+
+/// How to reach a running server's admin API.
+#[derive(Debug, clap::Args)]
+struct AdminArgs {
+    /// The server's base URL.
+    #[arg(long, env = "SWITCHBOARD_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The server's --admin-token.
+    #[arg(long, env = "SWITCHBOARD_ADMIN_TOKEN", hide_env_values = true, value_parser = switchboard::config::secret)]
+    admin_token: SecretString,
 }
 
 /// mimalloc instead of the system allocator: a request makes many small,
@@ -72,7 +79,10 @@ async fn main() -> ExitCode {
         Command::RotateSecretKey(args) => switchboard::cli::rotate_secret_key(&args)
             .await
             .map(|out| print!("{out}")),
-        Command::Adapters { url, admin_token } => switchboard::cli::adapters(&url, &admin_token)
+        Command::Adapters(admin) => switchboard::cli::adapters(&admin.url, &admin.admin_token)
+            .await
+            .map(|out| print!("{out}")),
+        Command::Replicas(admin) => switchboard::cli::replicas(&admin.url, &admin.admin_token)
             .await
             .map(|out| print!("{out}")),
     };

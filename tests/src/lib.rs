@@ -7,6 +7,7 @@
 //!   signal or kill;
 //! - [`dirs`]: plugins and data directories ([`Dirs`]);
 //! - [`mock_crm`] and [`pipedrive`]: mock CRMs;
+//! - [`postgres`]: a throwaway PostgreSQL cluster ([`Postgres`]);
 //! - [`poll`]: waiting with a deadline ([`wait_until`]).
 
 #![allow(
@@ -21,6 +22,7 @@ pub mod dirs;
 pub mod mock_crm;
 pub mod pipedrive;
 pub mod poll;
+pub mod postgres;
 pub mod server;
 
 pub use child::{
@@ -29,7 +31,8 @@ pub use child::{
 pub use dirs::Dirs;
 pub use mock_crm::MockCrm;
 pub use poll::{DEADLINE, wait_until};
-pub use server::{Reply, TestServer, start_pipedrive};
+pub use postgres::Postgres;
+pub use server::{Reply, TestServer, start_pipedrive, start_pipedrive_on};
 
 /// Paths of the components built by `build.rs`.
 pub mod artifacts {
@@ -38,6 +41,10 @@ pub mod artifacts {
 
 /// The JWT secret every test server uses, so tests can forge tokens.
 pub const JWT_SECRET: &str = "switchboard-tests-secret-0123456789abcdef";
+
+/// The `--secret-key` every test server on PostgreSQL uses (replicas must
+/// share it).
+pub const SECRET_KEY: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 
 /// The admin token every test server uses.
 pub const ADMIN_TOKEN: &str = "switchboard-tests-admin-token";

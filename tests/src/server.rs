@@ -201,16 +201,21 @@ impl TestServer {
     }
 
     async fn admin_list(&self) -> Value {
+        let reply = self.admin_get("/admin/adapters").await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body
+    }
+
+    /// `GET path` of the admin API, with the admin token.
+    pub async fn admin_get(&self, path: &str) -> Reply {
         let response = self
             .client
-            .get(format!("{}/admin/adapters", self.base))
+            .get(format!("{}{path}", self.base))
             .bearer_auth(ADMIN_TOKEN)
             .send()
             .await
             .unwrap();
-        let reply = Self::reply(response).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        reply.body
+        Self::reply(response).await
     }
 
     /// The admin entry of the file named `name`.
@@ -280,6 +285,16 @@ impl TestServer {
 /// more CLI flags.
 pub async fn start_pipedrive(extra: &[&str]) -> (Dirs, pipedrive::MockPipedrive, TestServer) {
     let mock = pipedrive::MockPipedrive::start().await;
+    let (dirs, server) = start_pipedrive_on(&mock, extra).await;
+    (dirs, mock, server)
+}
+
+/// As [`start_pipedrive`], against an existing mock (so several servers,
+/// replicas of one service, can share it).
+pub async fn start_pipedrive_on(
+    mock: &pipedrive::MockPipedrive,
+    extra: &[&str],
+) -> (Dirs, TestServer) {
     let dirs = Dirs::with_adapters(&[artifacts::PIPEDRIVE, artifacts::TESTCRM]);
     std::fs::write(
         dirs.plugins.join("pipedrive-client-secret"),
@@ -298,5 +313,5 @@ pub async fn start_pipedrive(extra: &[&str]) -> (Dirs, pipedrive::MockPipedrive,
     let mut args = vec!["--egress-override", rule.as_str()];
     args.extend_from_slice(extra);
     let server = TestServer::start(&dirs, &args).await;
-    (dirs, mock, server)
+    (dirs, server)
 }

@@ -1,5 +1,6 @@
 //! The operator's API, mounted only when `--admin-token` is set:
-//! `GET /admin/adapters` and `GET /admin/adapters/{platform}`.
+//! `GET /admin/adapters`, `GET /admin/adapters/{platform}` and
+//! `GET /admin/replicas` (the fleet view).
 
 use super::AppState;
 use super::error::ApiError;
@@ -78,6 +79,21 @@ pub(super) async fn one(
             format!("No adapter file for platform {platform}"),
         )
     })
+}
+
+/// `GET /admin/replicas`: every live replica on this database and what it
+/// serves, with version skew (a platform served from different bytes).
+pub(super) async fn replicas(
+    _: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    let fleet = state.service.fleet().await?;
+    let skew: Vec<Value> = fleet
+        .skew
+        .iter()
+        .map(|s| json!({ "platform": s.platform, "sha256": s.sha256 }))
+        .collect();
+    Ok(Json(json!({ "replicas": fleet.replicas, "skew": skew })))
 }
 
 #[cfg(test)]

@@ -153,23 +153,32 @@ pub(super) async fn unauthorize(
     })))
 }
 
-/// `GET /healthz`: 200 once the adapters are loaded, 503 before.
+/// `GET /healthz`, a readiness probe: 200 once the adapters are loaded and
+/// while the database answers; 503 before, and while it does not.
 pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let health = state.service.health();
-    if !health.ready {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "starting" })),
-        );
-    }
+    let health = state.service.health().await;
+    let store = match &health.store_down {
+        None => json!({ "status": "up" }),
+        Some(reason) => json!({ "status": "down", "error": reason }),
+    };
+    let status = match (health.ready, health.store_down.is_none()) {
+        (false, _) => "starting",
+        (true, false) => "store unavailable",
+        (true, true) => "ready",
+    };
     let adapters: Vec<Value> = health
         .adapters
         .iter()
         .map(|(platform, version)| json!({ "platform": platform, "version": version }))
         .collect();
+    let code = if status == "ready" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
-        StatusCode::OK,
-        Json(json!({ "status": "ready", "adapters": adapters })),
+        code,
+        Json(json!({ "status": status, "store": store, "adapters": adapters })),
     )
 }
 

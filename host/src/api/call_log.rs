@@ -8,6 +8,7 @@ use super::wire::{self, CallDisposition, CreateCallLog, UpdateCallLog};
 use crate::service::{CreateOutcome, UpdateOutcome};
 use axum::Json;
 use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 /// Most session ids one `GET /callLog` may ask for.
@@ -29,6 +30,13 @@ pub(super) async fn create(
         CreateOutcome::Existing { session_id } => Json(unsuccessful(format!(
             "Existing log for session {session_id}"
         ))),
+        CreateOutcome::InProgress { session_id } => {
+            return Err(ApiError::new(
+                StatusCode::OK,
+                "LOG_IN_PROGRESS",
+                format!("The call of session {session_id} is being logged; try again shortly"),
+            ));
+        }
         CreateOutcome::ContactNotFound { number } => Json(unsuccessful(format!(
             "Contact not found for number {number}"
         ))),

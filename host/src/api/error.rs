@@ -190,6 +190,14 @@ impl From<ServiceError> for ApiError {
                 "CRM_SESSION_REVOKED",
                 format!("Your {platform} session has ended: {reason}. {AUTHORIZE_MESSAGE}"),
             ),
+            ServiceError::StoreUnavailable(error) => {
+                tracing::warn!(error = %error, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "STORE_UNAVAILABLE",
+                    "The server cannot reach its database; try again shortly",
+                )
+            }
             ServiceError::Store(error) => {
                 tracing::error!(error = %error, "store failure");
                 Self::from_status(StatusCode::INTERNAL_SERVER_ERROR)

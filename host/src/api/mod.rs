@@ -70,7 +70,8 @@ pub fn router(state: AppState, limits: HttpOptions) -> Router {
     if state.admin_token.is_some() {
         routes = routes
             .route("/admin/adapters", get(admin::list))
-            .route("/admin/adapters/{platform}", get(admin::one));
+            .route("/admin/adapters/{platform}", get(admin::one))
+            .route("/admin/replicas", get(admin::replicas));
     }
     let routes = routes.with_state(state);
 

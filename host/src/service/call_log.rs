@@ -3,10 +3,16 @@
 //! A create first inserts a `pending` row under the unique key (platform,
 //! user, session), then calls the adapter, then records the CRM's id, or
 //! deletes the reservation if the call failed. Concurrent creates of one
-//! session therefore make exactly one adapter call. The sequence runs in its
-//! own task (in the request's span, so what the adapter logs carries the
-//! request id), so a client that disconnects mid-create cannot strand a
-//! reservation.
+//! session therefore make exactly one adapter call; the others answer
+//! `LOG_IN_PROGRESS` while it runs and "existing log" after. The sequence
+//! runs in its own task (in the request's span, so what the adapter logs
+//! carries the request id), so a client that disconnects mid-create cannot
+//! strand a reservation.
+//!
+//! Where the store gives reservations a lease (PostgreSQL), the create
+//! renews it while the adapter call runs, a third of the lease at a time;
+//! a replica that dies stops renewing, and after the lease any replica may
+//! create the session.
 
 use super::model::{Call, CallLogDetails, ContactRef};
 use super::{Service, ServiceError};
@@ -14,7 +20,7 @@ use crate::runtime::{
     self, CreateCallLogRequest, GetCallLogRequest, UpdateCallLogRequest,
     UpsertCallDispositionRequest,
 };
-use crate::store::{CallLogKey, Reservation, User};
+use crate::store::{CallLogKey, CallLogState, Reservation, Store, User};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use tracing::Instrument;
@@ -40,8 +46,14 @@ pub enum CreateOutcome {
         /// The CRM's id of it.
         log_id: String,
     },
-    /// The session was logged (or is being logged) already.
+    /// The session was logged already.
     Existing {
+        /// The session.
+        session_id: String,
+    },
+    /// Another create of the session holds a live reservation; its adapter
+    /// call is in flight.
+    InProgress {
         /// The session.
         session_id: String,
     },
@@ -101,6 +113,33 @@ pub enum UpdateOutcome {
     },
 }
 
+/// Run `work` while keeping this caller's lease on `key` alive, when the
+/// store has leases. A failed renewal is logged and retried at the next
+/// tick: the work is never abandoned halfway, since its outcome at the CRM
+/// would be unknown.
+async fn holding_lease<T>(store: &dyn Store, key: &CallLogKey, work: impl Future<Output = T>) -> T {
+    let Some(lease) = store.lease() else {
+        return work.await;
+    };
+    let mut renew = tokio::time::interval(lease / 3);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renew.tick().await; // The first tick is now; the lease was just taken.
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = renew.tick() => match store.renew_call_log(key).await {
+                Ok(true) => {}
+                Ok(false) => tracing::error!(
+                    session = %key.session_id,
+                    "lost the reservation's lease while creating; another replica may create the session too"
+                ),
+                Err(e) => tracing::warn!(session = %key.session_id, error = %e, "renewing a reservation's lease"),
+            },
+        }
+    }
+}
+
 impl Service {
     /// Log a call, at most once per session.
     pub async fn create_call_log(
@@ -131,23 +170,24 @@ impl Service {
                     Some(&contact.id),
                 )
                 .await?;
-            if let Reservation::Exists(_) = reservation {
-                return Ok(CreateOutcome::Existing {
-                    session_id: key.session_id,
+            if let Reservation::Exists(row) = reservation {
+                let session_id = key.session_id;
+                return Ok(match row.state {
+                    CallLogState::Pending => CreateOutcome::InProgress { session_id },
+                    CallLogState::Logged { .. } => CreateOutcome::Existing { session_id },
                 });
             }
-            let created = service
-                .call_as(&user, |adapter, context| {
-                    let request = CreateCallLogRequest {
-                        user: context,
-                        call: call.clone(),
-                        contact: contact.clone(),
-                        note: log.note.clone(),
-                        additional_submission: log.additional_submission.clone(),
-                    };
-                    async move { adapter.adapter.create_call_log(request).await }
-                })
-                .await;
+            let creating = service.call_as(&user, |adapter, context| {
+                let request = CreateCallLogRequest {
+                    user: context,
+                    call: call.clone(),
+                    contact: contact.clone(),
+                    note: log.note.clone(),
+                    additional_submission: log.additional_submission.clone(),
+                };
+                async move { adapter.adapter.create_call_log(request).await }
+            });
+            let created = holding_lease(service.store.as_ref(), &key, creating).await;
             match created {
                 Ok(created) => {
                     service

@@ -137,10 +137,24 @@ pub enum ServiceError {
     },
     /// Storage failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+    /// The database cannot be reached now; the same request may succeed
+    /// later.
+    #[error("the database is unavailable: {0}")]
+    StoreUnavailable(String),
     /// A bug or an unexpected failure inside the host.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            Self::StoreUnavailable(error.to_string())
+        } else {
+            Self::Store(error)
+        }
+    }
 }
 
 /// Turn a runtime call error of `platform`'s adapter into a service error.

@@ -10,19 +10,22 @@ mod auth;
 mod call_log;
 mod contact;
 mod error;
+mod fleet;
 pub mod model;
 mod session;
 
 pub use crate::registry::{AdapterStatus, FileStatus};
 pub use crate::store::User;
+pub use crate::store::{ReplicaRecord, ServedAdapter};
 pub use auth::{Login, OAuthCallback};
 pub use call_log::{CallLogUpdate, CreateOutcome, LogLookup, NewCallLog, UpdateOutcome};
 pub use error::{AdapterFailure, ServiceError};
+pub use fleet::{Fleet, Replica, Skew};
 
 use crate::auth::JwtKeys;
 use crate::egress::EgressClient;
 use crate::registry::{LoadedAdapter, Registry};
-use crate::store::Store;
+use crate::store::{Store, StoreHealth};
 use session::Sessions;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +39,7 @@ pub struct Service {
     jwt: Arc<JwtKeys>,
     sessions: Arc<Sessions>,
     details_concurrency: usize,
+    replica: Arc<Replica>,
 }
 
 /// Whether the server is ready, and which adapters serve.
@@ -45,6 +49,8 @@ pub struct Health {
     pub ready: bool,
     /// `(platform, version)` of every serving adapter, by platform.
     pub adapters: Vec<(String, String)>,
+    /// Why the database does not answer; `None` when it does.
+    pub store_down: Option<String>,
 }
 
 impl Service {
@@ -57,6 +63,7 @@ impl Service {
         jwt: JwtKeys,
         details_concurrency: usize,
         refresh_margin: Duration,
+        replica: Replica,
     ) -> Self {
         Self {
             sessions: Arc::new(Sessions::new(store.clone(), egress.clone(), refresh_margin)),
@@ -65,12 +72,19 @@ impl Service {
             egress,
             jwt: Arc::new(jwt),
             details_concurrency,
+            replica: Arc::new(replica),
         }
     }
 
-    /// Whether adapters have loaded, and which serve.
-    pub fn health(&self) -> Health {
+    /// Whether adapters have loaded, which serve, and whether the database
+    /// answers.
+    pub async fn health(&self) -> Health {
+        let store_down = match self.store.health().await {
+            StoreHealth::Up => None,
+            StoreHealth::Down(reason) => Some(reason),
+        };
         Health {
+            store_down,
             ready: self.registry.is_ready(),
             adapters: self
                 .registry

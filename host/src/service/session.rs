@@ -11,9 +11,16 @@
 //!   share one request to the token endpoint and its result. The refresh runs
 //!   in its own task, so a rotated refresh token is stored even if every
 //!   caller has gone away.
-//! - A refresh the CRM refuses revokes the session: the stored credential is
-//!   cleared, the calls waiting on it answer `CRM_SESSION_REVOKED`, and the
-//!   user's tokens stop working until they sign in again.
+//! - Across processes, the refresh runs under the store's lock on the user
+//!   ([`Store::lock_user`]: an advisory lock on PostgreSQL). Under it the
+//!   tokens are read again: when another replica already replaced the token
+//!   that failed, its new token is used and nothing is refreshed.
+//! - A refresh the CRM refuses (`invalid_grant`) revokes the session, unless
+//!   the stored tokens changed meanwhile (App Connect's rule: the refusal may
+//!   be of a refresh token another holder just rotated). Revoking clears the
+//!   stored credential; the calls waiting on it answer
+//!   `CRM_SESSION_REVOKED`, and the user's tokens stop working until they
+//!   sign in again.
 
 use super::error::adapter_error;
 use super::{Service, ServiceError};
@@ -22,7 +29,7 @@ use crate::clock::now_ms;
 use crate::egress::EgressClient;
 use crate::registry::LoadedAdapter;
 use crate::runtime::{AdapterError, AuthType, CallError, Credential, UserContext};
-use crate::store::{OAuthTokens, Store, StoredCredential, User};
+use crate::store::{OAuthTokens, Store, StoreError, StoredCredential, User};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use secrecy::{ExposeSecret, SecretString};
@@ -46,7 +53,28 @@ pub(super) fn tokens_from(
     }
 }
 
-type Refresh = Shared<BoxFuture<'static, Result<OAuthTokens, String>>>;
+/// Why a refresh gave no tokens; shared by every caller that joined it.
+#[derive(Debug, Clone)]
+enum RefreshError {
+    /// The session is over; the text says why.
+    Revoked(String),
+    /// The database could not be reached.
+    StoreUnavailable(String),
+    /// The database failed otherwise.
+    Store(String),
+}
+
+impl From<StoreError> for RefreshError {
+    fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            Self::StoreUnavailable(error.to_string())
+        } else {
+            Self::Store(error.to_string())
+        }
+    }
+}
+
+type Refresh = Shared<BoxFuture<'static, Result<OAuthTokens, RefreshError>>>;
 
 /// Refreshes in flight, one per user.
 pub(super) struct Sessions {
@@ -126,14 +154,31 @@ impl Sessions {
                     };
                     let task = tokio::spawn(refresh.in_current_span());
                     task.map(|joined| {
-                        joined.unwrap_or_else(|e| Err(format!("refresh task failed: {e}")))
+                        joined.unwrap_or_else(|e| {
+                            Err(RefreshError::Store(format!("refresh task failed: {e}")))
+                        })
                     })
                     .boxed()
                     .shared()
                 })
                 .clone()
         };
-        shared.await.map_err(revoked)
+        shared.await.map_err(|error| match error {
+            RefreshError::Revoked(reason) => revoked(reason),
+            RefreshError::StoreUnavailable(e) => ServiceError::StoreUnavailable(e),
+            RefreshError::Store(e) => ServiceError::Internal(e),
+        })
+    }
+
+    /// The user's stored tokens; revoked when they signed out.
+    async fn stored_tokens(&self, user_id: &str) -> Result<OAuthTokens, RefreshError> {
+        match self.store.user(user_id).await? {
+            Some(User {
+                credential: Some(StoredCredential::OAuth(tokens)),
+                ..
+            }) => Ok(tokens),
+            _ => Err(RefreshError::Revoked("the user signed out".into())),
+        }
     }
 
     /// The refresh itself, run once for every caller that joined it.
@@ -143,50 +188,51 @@ impl Sessions {
         used: &SecretString,
         force: bool,
         request: impl FnOnce(SecretString) -> F,
-    ) -> Result<OAuthTokens, String> {
-        let stored = match self.store.user(user_id).await {
-            Ok(Some(User {
-                credential: Some(StoredCredential::OAuth(tokens)),
-                ..
-            })) => tokens,
-            Ok(_) => return Err("the user signed out".into()),
-            Err(e) => {
-                tracing::error!(user = user_id, error = %e, "reading tokens for a refresh");
-                return Err("the session could not be read".into());
-            }
-        };
+    ) -> Result<OAuthTokens, RefreshError> {
+        let _lock = self.store.lock_user(user_id).await?;
+        let stored = self.stored_tokens(user_id).await?;
         // Another request refreshed already, or there is nothing to do yet.
         let replaced = stored.access_token.expose_secret() != used.expose_secret();
         if (replaced || !force) && !self.expiring(&stored) {
             return Ok(stored);
         }
         let Some(refresh_token) = stored.refresh_token.clone() else {
-            return Err("the CRM gave no refresh token; sign in again".into());
+            return Err(RefreshError::Revoked(
+                "the CRM gave no refresh token; sign in again".into(),
+            ));
         };
         match request(refresh_token.clone()).await {
             Ok(response) => {
                 let tokens = tokens_from(response, Some(refresh_token));
                 if let Err(e) = self.store.set_oauth_tokens(user_id, &tokens).await {
+                    // The CRM may have rotated the refresh token: the one
+                    // stored may no longer work.
                     tracing::error!(user = user_id, error = %e, "storing refreshed tokens");
-                    return Err("the refreshed session could not be stored".into());
+                    return Err(e.into());
                 }
                 tracing::info!(user = user_id, "OAuth access token refreshed");
                 Ok(tokens)
             }
             Err(TokenError::Refused(reason)) => {
-                tracing::warn!(user = user_id, %reason, "OAuth refresh refused; session revoked");
-                if let Err(e) = self.store.clear_credential(user_id).await {
-                    tracing::error!(user = user_id, error = %e, "clearing a revoked session");
+                let now = self.stored_tokens(user_id).await?;
+                if now != stored {
+                    tracing::info!(
+                        user = user_id,
+                        "OAuth refresh refused, but the session was renewed meanwhile"
+                    );
+                    return Ok(now);
                 }
-                Err(format!(
+                tracing::warn!(user = user_id, %reason, "OAuth refresh refused; session revoked");
+                self.store.clear_credential(user_id).await?;
+                Err(RefreshError::Revoked(format!(
                     "the CRM refused to refresh the session ({reason}); sign in again"
-                ))
+                )))
             }
             Err(TokenError::Unavailable(reason)) => {
                 tracing::warn!(user = user_id, %reason, "OAuth refresh failed");
-                Err(format!(
+                Err(RefreshError::Revoked(format!(
                     "the CRM's token endpoint failed ({reason}); try again"
-                ))
+                )))
             }
         }
     }

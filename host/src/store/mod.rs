@@ -1,22 +1,31 @@
 //! Persistence: users, call-log reservations and adapters' key-value data.
 //!
-//! [`Store`] is the only thing `service` knows about storage. SQLite
-//! ([`sqlite::SqliteStore`]) is the embedded default; a Postgres backend
-//! implements the same trait for several replicas.
+//! [`Store`] is the only thing `service` knows about storage, and
+//! [`AdapterKv`] the only thing the runtime knows. Two databases implement
+//! both: SQLite ([`sqlite::SqliteStore`]), the embedded default for one
+//! process, and PostgreSQL ([`postgres::PgStore`]) for several replicas on
+//! one database. [`open`] picks one from the database URL.
 //!
 //! Credentials are sealed before they reach the database ([`sealed`]) and
 //! never reach a log line: they are held as `secrecy` secrets, whose `Debug`
 //! says `[REDACTED]`.
 
+mod credentials;
+mod fleet;
+pub mod postgres;
 pub mod sealed;
 pub mod sqlite;
 mod writer;
 
+pub use fleet::{ReplicaRecord, ServedAdapter};
 pub use writer::WriteError;
 
+use crate::kv::AdapterKv;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A storage failure. Its message is for logs, never for clients.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +33,9 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("store: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// PostgreSQL failed, or could not be reached.
+    #[error("store: {0}")]
+    Postgres(#[from] sqlx::Error),
     /// The writer thread failed or is gone.
     #[error("store: {0}")]
     Write(#[from] writer::WriteError),
@@ -37,8 +49,71 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the database is unreachable or overloaded (as opposed to
+    /// refusing this request): the request may succeed later, unchanged.
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Postgres(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // Class 08: connection exception; 57: operator intervention
+            // (shutdown, statement timeout); 53300: too many connections.
+            sqlx::Error::Database(e) => e
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57") || c == "53300"),
+            _ => false,
+        }
+    }
+}
+
 /// A store result.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Whether the database answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreHealth {
+    /// It answered a query just now.
+    Up,
+    /// It did not; the text says why (for operators; no secrets).
+    Down(String),
+}
+
+/// Held while a user's OAuth tokens are refreshed, so that one refresh
+/// runs at a time for the user across every replica. Dropping it releases
+/// the lock.
+#[derive(Debug)]
+pub struct UserLock(#[allow(dead_code, reason = "held for its drop")] Held);
+
+#[derive(Debug)]
+enum Held {
+    /// One process owns the database; the service's own single flight is
+    /// the lock.
+    Nothing,
+    /// A transaction holding `pg_advisory_xact_lock`; dropping it rolls
+    /// back, which releases the lock.
+    Postgres(
+        #[allow(dead_code, reason = "held for its drop")]
+        sqlx::Transaction<'static, sqlx::Postgres>,
+    ),
+}
+
+impl UserLock {
+    /// A lock that holds nothing: for a store only one process uses.
+    pub fn in_process() -> Self {
+        Self(Held::Nothing)
+    }
+
+    fn postgres(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Self {
+        Self(Held::Postgres(tx))
+    }
+}
 
 /// A user's stored credential.
 #[derive(Debug, Clone)]
@@ -177,13 +252,28 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Replace an OAuth user's tokens after a refresh.
     async fn set_oauth_tokens(&self, id: &str, tokens: &OAuthTokens) -> Result<()>;
 
-    /// Insert a `pending` row for `key` unless one exists.
+    /// Wait until no other process refreshes user `id`'s tokens, and keep
+    /// them from starting until the returned lock is dropped. Callers
+    /// re-read the tokens after taking it.
+    async fn lock_user(&self, id: &str) -> Result<UserLock>;
+
+    /// Insert a `pending` row for `key` unless one exists. Where reservations
+    /// have leases, a `pending` row whose lease ran out is taken over.
     async fn reserve_call_log(
         &self,
         key: &CallLogKey,
         telephony_session_id: Option<&str>,
         contact_id: Option<&str>,
     ) -> Result<Reservation>;
+
+    /// How long a reservation outlives a holder that stops renewing it;
+    /// `None` when reservations have no lease (one process owns the
+    /// database and releases them all when it starts).
+    fn lease(&self) -> Option<Duration>;
+
+    /// Push this caller's lease on `key` forward. Returns whether the caller
+    /// still holds the reservation.
+    async fn renew_call_log(&self, key: &CallLogKey) -> Result<bool>;
 
     /// Turn this caller's reservation into a logged row with the CRM's id.
     async fn complete_call_log(&self, key: &CallLogKey, log_id: &str) -> Result<()>;
@@ -198,4 +288,64 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         user_id: &str,
         session_ids: &[String],
     ) -> Result<Vec<CallLogRow>>;
+
+    /// Record that `replica` is alive and what it serves, for the fleet
+    /// view. A store one process owns records nothing.
+    async fn heartbeat(&self, replica: &ReplicaRecord) -> Result<()>;
+
+    /// Every replica heard from within `silence`; `None` when the store
+    /// keeps no fleet (one process owns it).
+    async fn live_replicas(&self, silence: Duration) -> Result<Option<Vec<ReplicaRecord>>>;
+
+    /// Drop replica `id` from the fleet (it is shutting down).
+    async fn leave_fleet(&self, id: &str) -> Result<()>;
+
+    /// Whether the database answers now.
+    async fn health(&self) -> StoreHealth;
+
+    /// Finish with the database (flush, close connections). Call once
+    /// serving is done.
+    async fn close(&self);
+}
+
+/// A database: the service's [`Store`] and the adapters' [`AdapterKv`] in
+/// one.
+pub trait Database: Store + AdapterKv {}
+
+impl<T: Store + AdapterKv> Database for T {}
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub url: String,
+    /// PostgreSQL only: the pool, statement timeout, lease and replica id.
+    pub postgres: postgres::PgOptions,
+}
+
+
+/// Open the database `options` names, migrated, with credentials sealed by
+/// `sealer`.
+///
+/// On SQLite, reservations left `pending` by a previous process are
+/// released here (one process owns the file, so they can only be that
+/// process's); on PostgreSQL they expire with their lease instead.
+pub async fn open(
+    options: OpenOptions,
+    sealer: sealed::Sealer,
+) -> anyhow::Result<Arc<dyn Database>> {
+    if crate::config::is_postgres_url(&options.url) {
+        let store = postgres::PgStore::connect(&options.url, &options.postgres, sealer).await?;
+        return Ok(Arc::new(store));
+    }
+    let store = sqlite::SqliteStore::open(&options.url, sealer).await?;
+    for key in store.release_stale_reservations().await? {
+        tracing::warn!(
+            platform = %key.platform,
+            user = %key.user_id,
+            session = %key.session_id,
+            "released a create left pending by a previous process; the next create of this session calls the adapter again"
+        );
+    }
+    Ok(Arc::new(store))
 }

@@ -13,8 +13,10 @@ mod misbehaving_crm;
 mod persistence;
 mod pipedrive;
 mod reload;
+mod replicas;
 mod sandbox;
 mod shutdown;
+mod stores;
 mod tenancy;
 
 /// Not a test: the server process that tests start as a [`ChildServer`] to

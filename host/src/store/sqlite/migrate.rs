@@ -8,8 +8,8 @@ use std::path::Path;
 
 /// The schema, in order.
 pub(super) const MIGRATIONS: &[&str] = &[
-    include_str!("../../../migrations/0001_initial.sql"),
-    include_str!("../../../migrations/0002_oauth.sql"),
+    include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    include_str!("../../../migrations/sqlite/0002_oauth.sql"),
 ];
 
 /// Open the writer's connection: WAL, full fsync, foreign keys, migrated.

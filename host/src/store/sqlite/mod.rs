@@ -28,7 +28,10 @@ mod users;
 
 use super::sealed::Sealer;
 use super::writer::Writer;
-use super::{CallLogKey, CallLogRow, OAuthTokens, Reservation, Result, Store, User};
+use super::{
+    CallLogKey, CallLogRow, OAuthTokens, ReplicaRecord, Reservation, Result, Store, StoreHealth,
+    User, UserLock,
+};
 use anyhow::Context as _;
 use async_trait::async_trait;
 use readers::Readers;
@@ -88,10 +91,89 @@ impl SqliteStore {
         store.check_key()?;
         Ok(store)
     }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn upsert_user(&self, user: &User) -> Result<()> {
+        self.write_user(user).await
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<User>> {
+        self.read_user(id)
+    }
+
+    async fn clear_credential(&self, id: &str) -> Result<bool> {
+        self.forget_credential(id).await
+    }
+
+    async fn set_oauth_tokens(&self, id: &str, tokens: &OAuthTokens) -> Result<()> {
+        self.write_oauth_tokens(id, tokens).await
+    }
+
+    async fn lock_user(&self, _id: &str) -> Result<UserLock> {
+        Ok(UserLock::in_process())
+    }
+
+    async fn reserve_call_log(
+        &self,
+        key: &CallLogKey,
+        telephony_session_id: Option<&str>,
+        contact_id: Option<&str>,
+    ) -> Result<Reservation> {
+        self.reserve(key, telephony_session_id, contact_id).await
+    }
+
+    fn lease(&self) -> Option<Duration> {
+        None
+    }
+
+    async fn renew_call_log(&self, _key: &CallLogKey) -> Result<bool> {
+        Ok(true)
+    }
+
+    async fn complete_call_log(&self, key: &CallLogKey, log_id: &str) -> Result<()> {
+        self.complete(key, log_id).await
+    }
+
+    async fn release_call_log(&self, key: &CallLogKey) -> Result<()> {
+        self.release(key).await
+    }
+
+    async fn call_logs(
+        &self,
+        platform: &str,
+        user_id: &str,
+        session_ids: &[String],
+    ) -> Result<Vec<CallLogRow>> {
+        self.read_call_logs(platform, user_id, session_ids)
+    }
+
+    async fn heartbeat(&self, _replica: &ReplicaRecord) -> Result<()> {
+        Ok(())
+    }
+
+    async fn live_replicas(&self, _silence: Duration) -> Result<Option<Vec<ReplicaRecord>>> {
+        Ok(None)
+    }
+
+    async fn leave_fleet(&self, _id: &str) -> Result<()> {
+        Ok(())
+    }
+
+    async fn health(&self) -> StoreHealth {
+        match self
+            .readers
+            .read(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+        {
+            Ok(()) => StoreHealth::Up,
+            Err(e) => StoreHealth::Down(e.to_string()),
+        }
+    }
 
     /// Checkpoint the WAL into the database file (leaving it empty) and
     /// close the read connections. Call once serving is done.
-    pub async fn close(&self) {
+    async fn close(&self) {
         self.readers.close();
         // On a connection of its own: the writer's would be inside its
         // batch transaction, where a checkpoint cannot run.
@@ -115,51 +197,6 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn upsert_user(&self, user: &User) -> Result<()> {
-        self.write_user(user).await
-    }
-
-    async fn user(&self, id: &str) -> Result<Option<User>> {
-        self.read_user(id)
-    }
-
-    async fn clear_credential(&self, id: &str) -> Result<bool> {
-        self.forget_credential(id).await
-    }
-
-    async fn set_oauth_tokens(&self, id: &str, tokens: &OAuthTokens) -> Result<()> {
-        self.write_oauth_tokens(id, tokens).await
-    }
-
-    async fn reserve_call_log(
-        &self,
-        key: &CallLogKey,
-        telephony_session_id: Option<&str>,
-        contact_id: Option<&str>,
-    ) -> Result<Reservation> {
-        self.reserve(key, telephony_session_id, contact_id).await
-    }
-
-    async fn complete_call_log(&self, key: &CallLogKey, log_id: &str) -> Result<()> {
-        self.complete(key, log_id).await
-    }
-
-    async fn release_call_log(&self, key: &CallLogKey) -> Result<()> {
-        self.release(key).await
-    }
-
-    async fn call_logs(
-        &self,
-        platform: &str,
-        user_id: &str,
-        session_ids: &[String],
-    ) -> Result<Vec<CallLogRow>> {
-        self.read_call_logs(platform, user_id, session_ids)
-    }
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -178,6 +215,7 @@ pub(super) mod tests {
     #[tokio::test]
     async fn closing_checkpoints_the_wal() {
         use crate::kv::AdapterKv;
+        use crate::store::Store;
         let (dir, store) = open().await;
         store.set("p", "k", b"v").await.expect("sets");
         let wal = dir.path().join("t.db-wal");

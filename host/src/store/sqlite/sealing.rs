@@ -1,26 +1,12 @@
-//! Credentials at rest in SQLite: which columns are sealed and with what
-//! context, the start-up check that they were sealed with the configured key,
-//! and re-sealing everything with a new key.
+//! Credentials at rest in SQLite: the start-up check that they were sealed
+//! with the configured key, and re-sealing everything with a new key. Which
+//! columns hold them is [`crate::store::credentials`].
 
 use super::SqliteStore;
+use crate::store::credentials::{SEALING_KEY_IDS, context, key_mismatch};
 use crate::store::sealed::{SealError, Sealer};
-use crate::store::{OAuthTokens, Result, StoreError, StoredCredential};
 use rusqlite::params;
-use secrecy::{ExposeSecret, SecretString};
-
-/// What a sealed value is bound to: its row and column.
-fn context(user_id: &str, column: &str) -> String {
-    format!("users/{user_id}/{column}")
-}
-
-/// The credential columns of a user, sealed: kind, credential, refresh
-/// token, expiry.
-pub(super) struct CredentialColumns {
-    pub(super) kind: Option<&'static str>,
-    pub(super) credential: Option<String>,
-    pub(super) refresh_token: Option<String>,
-    pub(super) expires_at: Option<i64>,
-}
+use secrecy::ExposeSecret;
 
 /// A sealing failure as a SQL-side error, for use inside a write.
 fn in_sql(user: &str, column: &str, error: SealError) -> rusqlite::Error {
@@ -31,23 +17,14 @@ impl SqliteStore {
     /// Fail when stored credentials were sealed with another key.
     pub(super) fn check_key(&self) -> anyhow::Result<()> {
         let key_ids: Vec<String> = self.readers.read(|c| {
-            c.prepare(
-                "SELECT DISTINCT substr(credential, 4, 16) FROM users WHERE credential LIKE 'v1.%'
-                 UNION
-                 SELECT DISTINCT substr(refresh_token, 4, 16) FROM users WHERE refresh_token LIKE 'v1.%'",
-            )?
-            .query_map([], |row| row.get(0))?
-            .collect()
+            c.prepare(SEALING_KEY_IDS)?
+                .query_map([], |row| row.get(0))?
+                .collect()
         })?;
-        if let Some(other) = key_ids.iter().find(|id| *id != self.sealer.key_id()) {
-            anyhow::bail!(
-                "stored credentials were sealed with secret key {other}, but the configured \
-                 --secret-key is {}; start with the right key, or change keys with \
-                 `switchboard rotate-secret-key`",
-                self.sealer.key_id()
-            );
+        match key_mismatch(&self.sealer, &key_ids) {
+            Some(message) => anyhow::bail!(message),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Re-seal every stored credential with `new`, in one transaction.
@@ -86,76 +63,13 @@ impl SqliteStore {
             .await?;
         Ok(count)
     }
-
-    /// Open a stored value of `user`'s `column`.
-    pub(super) fn open_sealed(
-        &self,
-        user: &str,
-        column: &str,
-        value: Option<String>,
-    ) -> Result<Option<SecretString>> {
-        value
-            .map(|v| {
-                self.sealer
-                    .open(&v, &context(user, column))
-                    .map_err(|error| StoreError::Sealed {
-                        user: user.to_owned(),
-                        error,
-                    })
-            })
-            .transpose()
-    }
-
-    /// The columns that store `credential` for user `id`, sealed.
-    pub(super) fn credential_columns(
-        &self,
-        id: &str,
-        credential: Option<&StoredCredential>,
-    ) -> Result<CredentialColumns> {
-        let seal = |column: &str, value: &SecretString| {
-            self.sealer
-                .seal(value.expose_secret(), &context(id, column))
-                .map(Some)
-                .map_err(|error| StoreError::Sealed {
-                    user: id.to_owned(),
-                    error,
-                })
-        };
-        Ok(match credential {
-            Some(StoredCredential::ApiKey(key)) => CredentialColumns {
-                kind: Some("api-key"),
-                credential: seal("credential", key)?,
-                refresh_token: None,
-                expires_at: None,
-            },
-            Some(StoredCredential::OAuth(OAuthTokens {
-                access_token,
-                refresh_token,
-                expires_at,
-            })) => CredentialColumns {
-                kind: Some("oauth"),
-                credential: seal("credential", access_token)?,
-                refresh_token: match refresh_token {
-                    Some(token) => seal("refresh_token", token)?,
-                    None => None,
-                },
-                expires_at: *expires_at,
-            },
-            None => CredentialColumns {
-                kind: None,
-                credential: None,
-                refresh_token: None,
-                expires_at: None,
-            },
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::sealed::SecretKey;
-    use crate::store::{Store, User};
+    use crate::store::{OAuthTokens, Store, StoredCredential, User};
 
     #[tokio::test]
     async fn credentials_are_sealed_at_rest_and_keys_rotate() {
@@ -216,7 +130,7 @@ mod tests {
                 .expect("rotates"),
             2
         );
-        store.close().await;
+        Store::close(&store).await;
         let err = SqliteStore::open(&url, Sealer::new(&key))
             .await
             .expect_err("old key");

@@ -2,22 +2,14 @@
 
 use super::SqliteStore;
 use crate::clock::now_ms;
+use crate::store::credentials::{CredentialColumns, StoredColumns};
 use crate::store::{OAuthTokens, Result, StoredCredential, User};
 use rusqlite::{OptionalExtension, params};
-
-/// A `users` row before its sealed columns are opened.
-struct UserRow {
-    user: User,
-    kind: Option<String>,
-    credential: Option<String>,
-    refresh_token: Option<String>,
-    expires_at: Option<i64>,
-}
 
 impl SqliteStore {
     /// Insert or update a user, with their credential.
     pub(super) async fn write_user(&self, user: &User) -> Result<()> {
-        let columns = self.credential_columns(&user.id, user.credential.as_ref())?;
+        let columns = CredentialColumns::seal(&self.sealer, &user.id, user.credential.as_ref())?;
         let user = user.clone();
         self.writer
             .write(move |c| {
@@ -62,8 +54,8 @@ impl SqliteStore {
                  FROM users WHERE id = ?1",
             )?
             .query_row([id], |row| {
-                Ok(UserRow {
-                    user: User {
+                Ok((
+                    User {
                         id: row.get(0)?,
                         platform: row.get(1)?,
                         crm_user_id: row.get(2)?,
@@ -73,26 +65,20 @@ impl SqliteStore {
                         credential: None,
                         platform_additional_info: row.get(10)?,
                     },
-                    kind: row.get(6)?,
-                    credential: row.get(7)?,
-                    refresh_token: row.get(8)?,
-                    expires_at: row.get(9)?,
-                })
+                    StoredColumns {
+                        kind: row.get(6)?,
+                        credential: row.get(7)?,
+                        refresh_token: row.get(8)?,
+                        expires_at: row.get(9)?,
+                    },
+                ))
             })
             .optional()
         })?;
-        let Some(row) = row else { return Ok(None) };
-        let mut user = row.user;
-        let secret = self.open_sealed(id, "credential", row.credential)?;
-        user.credential = match (row.kind.as_deref(), secret) {
-            (Some("api-key"), Some(key)) => Some(StoredCredential::ApiKey(key)),
-            (Some("oauth"), Some(access_token)) => Some(StoredCredential::OAuth(OAuthTokens {
-                access_token,
-                refresh_token: self.open_sealed(id, "refresh_token", row.refresh_token)?,
-                expires_at: row.expires_at,
-            })),
-            _ => None,
+        let Some((mut user, columns)) = row else {
+            return Ok(None);
         };
+        user.credential = columns.open(&self.sealer, id)?;
         Ok(Some(user))
     }
 
@@ -116,7 +102,7 @@ impl SqliteStore {
     /// Replace an OAuth user's tokens.
     pub(super) async fn write_oauth_tokens(&self, id: &str, tokens: &OAuthTokens) -> Result<()> {
         let credential = StoredCredential::OAuth(tokens.clone());
-        let columns = self.credential_columns(id, Some(&credential))?;
+        let columns = CredentialColumns::seal(&self.sealer, id, Some(&credential))?;
         let id = id.to_owned();
         self.writer
             .write(move |c| {

@@ -1,0 +1,191 @@
+//! A throwaway PostgreSQL cluster per test: `initdb` and `pg_ctl` into a
+//! temp dir, listening on a free loopback port, stopped when dropped.
+//!
+//! PostgreSQL refuses to run as root, so as root every command runs through
+//! `runuser -u postgres --`, and the temp dir is handed to that user. The
+//! binaries are found on `PATH`, else under `/usr/lib/postgresql/*/bin`
+//! (where Debian's `postgresql` package puts them).
+
+use crate::poll::wait_until;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// A running cluster with one superuser, `postgres`, trusted on loopback.
+#[derive(Debug)]
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    /// The port it listens on, on 127.0.0.1.
+    pub port: u16,
+}
+
+/// The directory holding `initdb` and `pg_ctl`.
+fn binaries() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file());
+    if let Some(dir) = on_path {
+        return dir;
+    }
+    let mut installed: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| Some(entry.ok()?.path().join("bin")))
+        .filter(|bin| bin.join("initdb").is_file())
+        .collect();
+    installed.sort();
+    installed.pop().expect(
+        "PostgreSQL's server binaries (initdb, pg_ctl): install Debian's `postgresql` package",
+    )
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.trim_ascii() == b"0")
+}
+
+impl Postgres {
+    /// `initdb` a fresh cluster and start it.
+    pub async fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("switchboard-pg-")
+            .tempdir()
+            .unwrap();
+        if is_root() {
+            run(Command::new("chown")
+                .args(["-R", "postgres:"])
+                .arg(dir.path()));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cluster = Self {
+            bin: binaries(),
+            dir,
+            port,
+        };
+        let data = cluster.data();
+        run(cluster
+            .command("initdb")
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "-D",
+            ])
+            .arg(&data));
+        cluster.pg_ctl_start();
+        cluster.wait_accepting().await;
+        cluster
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn pg_ctl_start(&self) {
+        // TCP on loopback only (no Unix socket); no fsync: the tests kill
+        // Switchboard, never the machine.
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off \
+             -c max_connections=200",
+            self.port
+        );
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-l"])
+            .arg(self.dir.path().join("log"))
+            .args(["-o", &options, "-w", "start"]));
+    }
+
+    async fn wait_accepting(&self) {
+        let url = self.url();
+        wait_until(Duration::from_secs(30), async || {
+            sqlx::PgPool::connect(&url)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("PostgreSQL to accept connections: {e}"))
+        })
+        .await;
+    }
+
+    /// The database URL of the cluster's `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The flags that put a test server on this database, as one of its
+    /// replicas (the harness gives every server the same `--jwt-secret`).
+    pub fn server_args(&self) -> Vec<String> {
+        vec![
+            "--database-url".into(),
+            self.url(),
+            "--secret-key".into(),
+            crate::SECRET_KEY.into(),
+        ]
+    }
+
+    /// A pool on the database, for reading back what the server stored.
+    pub async fn pool(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.url()).await.unwrap()
+    }
+
+    /// Stop the cluster (fast shutdown: connections are cut).
+    pub fn stop(&self) {
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "fast", "-w", "stop"]));
+    }
+
+    /// Start the cluster again after [`Postgres::stop`].
+    pub async fn restart(&self) {
+        self.pg_ctl_start();
+        self.wait_accepting().await;
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+fn run(command: &mut Command) {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
