@@ -262,9 +262,7 @@ impl Config {
     /// Whether the database is PostgreSQL (so this may be one of several
     /// replicas).
     pub fn is_postgres(&self) -> bool {
-        self.database_url
-            .as_deref()
-            .is_some_and(is_postgres_url)
+        self.database_url.as_deref().is_some_and(is_postgres_url)
     }
 
     /// How long a reservation outlives a replica that stopped renewing it.

@@ -1,10 +1,23 @@
-//! A test's plugins and data directories, and what it reads back from
-//! them: the server's SQLite file and what adapters stored in it.
+//! A test's plugins and data directories and its database, and what it
+//! reads back from them: the server's rows and what adapters stored.
+//!
+//! The database is the SQLite file in the data directory, unless the
+//! environment says [`STORE_ENV`]`=postgres`: then each `Dirs` has a
+//! throwaway PostgreSQL cluster of its own, and every server started on it
+//! uses that (the suite runs once on each store; `cargo xtask test` does
+//! both).
 
+use crate::postgres::Postgres;
 use serde_json::Value;
+use sqlx::Row as _;
 use std::path::{Path, PathBuf};
 
-/// A temp plugins dir and data dir, kept across server restarts.
+/// The environment variable that selects the store the suite runs on:
+/// `sqlite` (the default) or `postgres`.
+pub const STORE_ENV: &str = "SWITCHBOARD_TESTS_STORE";
+
+/// A temp plugins dir and data dir, kept across server restarts, and the
+/// PostgreSQL cluster when the suite runs on PostgreSQL.
 #[derive(Debug)]
 pub struct Dirs {
     _root: tempfile::TempDir,
@@ -12,6 +25,8 @@ pub struct Dirs {
     pub plugins: PathBuf,
     /// The data directory (SQLite file, secrets, artifact cache).
     pub data: PathBuf,
+    /// The database servers on these dirs use, when it is PostgreSQL.
+    pub postgres: Option<Postgres>,
 }
 
 impl Dirs {
@@ -21,10 +36,12 @@ impl Dirs {
         let plugins = root.path().join("plugins");
         let data = root.path().join("data");
         std::fs::create_dir_all(&plugins).unwrap();
+        let on_postgres = std::env::var(STORE_ENV).is_ok_and(|store| store == "postgres");
         let dirs = Self {
             _root: root,
             plugins,
             data,
+            postgres: on_postgres.then(Postgres::start),
         };
         for component in components {
             dirs.add_adapter(component);
@@ -71,33 +88,65 @@ impl Dirs {
         .unwrap()
     }
 
-    /// The keys an adapter stored under `prefix`, read straight from the
-    /// SQLite file, in order.
-    pub async fn kv_keys(&self, platform: &str, prefix: &str) -> Vec<String> {
+    /// `(key, value)` of an adapter's kv entries whose key starts with
+    /// `prefix`, by key, read straight from the database.
+    async fn kv_entries(&self, platform: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        let like = format!("{prefix}%");
+        if let Some(pg) = &self.postgres {
+            let rows = sqlx::query(
+                "SELECT key, value FROM adapter_kv WHERE platform = $1 AND key LIKE $2 ORDER BY key",
+            )
+            .bind(platform)
+            .bind(&like)
+            .fetch_all(&pg.pool().await)
+            .await
+            .unwrap();
+            return rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        }
         self.database()
-            .prepare("SELECT key FROM adapter_kv WHERE platform = ?1 AND key LIKE ?2 ORDER BY key")
+            .prepare(
+                "SELECT key, CAST(value AS BLOB) FROM adapter_kv
+                 WHERE platform = ?1 AND key LIKE ?2 ORDER BY key",
+            )
             .unwrap()
-            .query_map([platform, &format!("{prefix}%")], |row| row.get(0))
+            .query_map([platform, &like], |row| Ok((row.get(0)?, row.get(1)?)))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
     }
 
-    /// testCRM's stored call-log records, read straight from the SQLite file.
+    /// The keys an adapter stored under `prefix`, in order.
+    pub async fn kv_keys(&self, platform: &str, prefix: &str) -> Vec<String> {
+        let entries = self.kv_entries(platform, prefix).await;
+        entries.into_iter().map(|(key, _)| key).collect()
+    }
+
+    /// testCRM's stored call-log records.
     pub async fn testcrm_records(&self) -> Vec<Value> {
-        let rows: Vec<Vec<u8>> = self
-            .database()
-            .prepare(
-                "SELECT CAST(value AS BLOB) FROM adapter_kv
-                 WHERE platform = 'testCRM' AND key LIKE 'calllog/%' ORDER BY key",
-            )
+        let entries = self.kv_entries("testCRM", "calllog/").await;
+        entries
+            .iter()
+            .map(|(_, value)| serde_json::from_slice(value).unwrap())
+            .collect()
+    }
+
+    /// `(credential_kind, credential, refresh_token)` of every user, as
+    /// stored (sealed).
+    pub async fn stored_credentials(&self) -> Vec<(String, Option<String>, Option<String>)> {
+        let sql = "SELECT credential_kind, credential, refresh_token FROM users";
+        if let Some(pg) = &self.postgres {
+            let rows = sqlx::query(sql).fetch_all(&pg.pool().await).await.unwrap();
+            return rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+        }
+        self.database()
+            .prepare(sql)
             .unwrap()
-            .query_map([], |row| row.get(0))
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .unwrap()
             .collect::<Result<_, _>>()
-            .unwrap();
-        rows.iter()
-            .map(|r| serde_json::from_slice(r).unwrap())
-            .collect()
+            .unwrap()
     }
 }

@@ -28,7 +28,7 @@ pub mod server;
 pub use child::{
     CHILD_ENTRY, CHILD_SERVER_ARGS, ChildServer, Outcomes, run_child_server, stream_creates,
 };
-pub use dirs::Dirs;
+pub use dirs::{Dirs, STORE_ENV};
 pub use mock_crm::MockCrm;
 pub use poll::{DEADLINE, wait_until};
 pub use postgres::Postgres;

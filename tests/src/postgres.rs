@@ -6,10 +6,8 @@
 //! binaries are found on `PATH`, else under `/usr/lib/postgresql/*/bin`
 //! (where Debian's `postgresql` package puts them).
 
-use crate::poll::wait_until;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 /// A running cluster with one superuser, `postgres`, trusted on loopback.
 #[derive(Debug)]
@@ -49,8 +47,9 @@ fn is_root() -> bool {
 }
 
 impl Postgres {
-    /// `initdb` a fresh cluster and start it.
-    pub async fn start() -> Self {
+    /// `initdb` a fresh cluster and start it (`pg_ctl -w` returns once it
+    /// accepts connections).
+    pub fn start() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("switchboard-pg-")
             .tempdir()
@@ -85,7 +84,6 @@ impl Postgres {
             ])
             .arg(&data));
         cluster.pg_ctl_start();
-        cluster.wait_accepting().await;
         cluster
     }
 
@@ -121,17 +119,6 @@ impl Postgres {
             .args(["-o", &options, "-w", "start"]));
     }
 
-    async fn wait_accepting(&self) {
-        let url = self.url();
-        wait_until(Duration::from_secs(30), async || {
-            sqlx::PgPool::connect(&url)
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("PostgreSQL to accept connections: {e}"))
-        })
-        .await;
-    }
-
     /// The database URL of the cluster's `postgres` database.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
@@ -163,9 +150,8 @@ impl Postgres {
     }
 
     /// Start the cluster again after [`Postgres::stop`].
-    pub async fn restart(&self) {
+    pub fn restart(&self) {
         self.pg_ctl_start();
-        self.wait_accepting().await;
     }
 }
 

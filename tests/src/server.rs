@@ -34,6 +34,11 @@ pub(crate) fn server_args(dirs: &Dirs, extra: &[&str]) -> Vec<String> {
             args.extend([flag.to_owned(), value.to_owned()]);
         }
     }
+    if let Some(pg) = &dirs.postgres
+        && !extra.contains(&"--database-url")
+    {
+        args.extend(pg.server_args());
+    }
     args.extend(extra.iter().map(|a| (*a).to_owned()));
     args
 }

@@ -12,7 +12,10 @@
 //! - `cargo xtask test [-- ARGS]`: the whole test suite. Adapter crates
 //!   (plugins and test fixtures) are components: their `cdylib` cannot link
 //!   for the host, so their unit tests run as `--lib` only, and everything
-//!   else runs as `cargo test --workspace`.
+//!   else runs as `cargo test --workspace`. The end-to-end tests then run a
+//!   second time on PostgreSQL (`SWITCHBOARD_TESTS_STORE=postgres`: each
+//!   test's server on a throwaway cluster of its own), which needs
+//!   PostgreSQL's server binaries (`initdb`, `pg_ctl`).
 //!
 //! Each installs the `wasm32-wasip2` target first when it is missing. Keep
 //! these paths and flags stable: other tooling drives the server through them.
@@ -119,13 +122,14 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
     adapters.extend(adapter_crates(&root.join("tests/fixtures"))?);
 
     let mut totals = Totals::default();
-    let mut everything_else = Command::new(cargo());
-    everything_else
-        .current_dir(root)
-        .args(["test", "--workspace"]);
+    // The host-side packages; the PostgreSQL pass selects the same ones, so
+    // cargo resolves the same features and rebuilds nothing.
+    let mut host_side = vec!["test".to_owned(), "--workspace".to_owned()];
     for name in &adapters {
-        everything_else.args(["--exclude", name]);
+        host_side.extend(["--exclude".to_owned(), name.clone()]);
     }
+    let mut everything_else = Command::new(cargo());
+    everything_else.current_dir(root).args(&host_side);
     let first = run_tests(everything_else.args(args), &mut totals);
 
     let mut adapter_units = Command::new(cargo());
@@ -135,12 +139,28 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
     }
     let second = run_tests(adapter_units.args(args), &mut totals);
 
+    // The end-to-end suite again, every server on PostgreSQL. The tests that
+    // start their own clusters (stores::, replicas::) ran in the first pass.
+    let mut on_postgres = Command::new(cargo());
+    on_postgres
+        .current_dir(root)
+        .env("SWITCHBOARD_TESTS_STORE", "postgres")
+        .args(&host_side)
+        .args(["--test", "e2e"])
+        .args(args);
+    if !args.iter().any(|a| a == "--") {
+        on_postgres.arg("--");
+    }
+    on_postgres.args(["--skip", "stores::", "--skip", "replicas::"]);
+    println!("the end-to-end tests again, on PostgreSQL:");
+    let third = run_tests(&mut on_postgres, &mut totals);
+
     // One closing line for the whole suite.
     println!(
         "summary: {} passed, {} failed",
         totals.passed, totals.failed
     );
-    first.and(second)
+    first.and(second).and(third)
 }
 
 /// Tests counted over every libtest `test result:` line.

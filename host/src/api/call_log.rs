@@ -83,6 +83,7 @@ fn parse_find_query(query: &str) -> Result<FindQuery, ApiError> {
                 wire::MAX_SESSION_ID_LEN
             )));
         }
+        wire::check_no_nul("sessionIds", id)?;
         if !ids.iter().any(|seen| seen == id) {
             ids.push(id.to_owned());
         }

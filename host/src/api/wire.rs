@@ -229,10 +229,21 @@ fn json_string(value: Option<serde_json::Value>) -> Option<String> {
     value.filter(|v| !v.is_null()).map(|v| v.to_string())
 }
 
+/// Ids are stored as text; no store keeps a NUL character in text.
+pub(super) fn check_no_nul(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::bad_request(format!(
+            "{field} contains a NUL character"
+        )));
+    }
+    Ok(())
+}
+
 fn check_session_id(field: &str, id: &str) -> Result<(), ApiError> {
     if id.is_empty() {
         return Err(ApiError::bad_request(format!("{field} is empty")));
     }
+    check_no_nul(field, id)?;
     if id.len() > MAX_SESSION_ID_LEN {
         return Err(ApiError::bad_request(format!(
             "{field} is longer than {MAX_SESSION_ID_LEN} characters"
@@ -245,6 +256,12 @@ impl CreateCallLog {
     pub(super) fn into_new_call_log(self) -> Result<NewCallLog, ApiError> {
         let info = self.log_info;
         check_session_id("logInfo.sessionId", &info.session_id.0)?;
+        if let Some(id) = &info.telephony_session_id {
+            check_no_nul("logInfo.telephonySessionId", id)?;
+        }
+        if let Some(id) = &self.contact_id {
+            check_no_nul("contactId", &id.0)?;
+        }
         let party = |p: WireParty| Party {
             phone_number: non_empty(p.phone_number),
             name: non_empty(p.name),

@@ -151,6 +151,9 @@ impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> Self {
         if error.is_unavailable() {
             Self::StoreUnavailable(error.to_string())
+        } else if error.is_rejected_value() {
+            tracing::warn!(error = %error, "the database refused a value of the request");
+            Self::InvalidRequest("a value in the request cannot be stored".into())
         } else {
             Self::Store(error)
         }

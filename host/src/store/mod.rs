@@ -73,6 +73,21 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the database refused a value of the request itself (a
+    /// character it cannot store, a number out of range): the same request
+    /// will never succeed.
+    pub fn is_rejected_value(&self) -> bool {
+        match self {
+            // Class 22: data exception.
+            Self::Postgres(sqlx::Error::Database(e)) => {
+                e.code().is_some_and(|c| c.starts_with("22"))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A store result.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -322,7 +337,6 @@ pub struct OpenOptions {
     /// PostgreSQL only: the pool, statement timeout, lease and replica id.
     pub postgres: postgres::PgOptions,
 }
-
 
 /// Open the database `options` names, migrated, with credentials sealed by
 /// `sealer`.

@@ -5,10 +5,10 @@
 //! when retried.
 //!
 //! The documented rule for a reservation a crash leaves `pending`: SQLite
-//! serves one process, so at start-up it is released with a warning, and
-//! the next create of that session calls the adapter again; testCRM dedupes
-//! by session, so that call returns the record the cut-off create made, if
-//! it made one.
+//! serves one process, so at start-up it is released with a warning;
+//! PostgreSQL lets it expire with its lease. Either way the next create of
+//! that session calls the adapter again; testCRM dedupes by session, so
+//! that call returns the record the cut-off create made, if it made one.
 
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -17,12 +17,15 @@ use switchboard_tests::{
     ChildServer, DEADLINE, Dirs, Outcomes, artifacts, create_body, stream_creates, wait_until,
 };
 
+/// A short lease, so cut-off sessions on PostgreSQL free up soon.
+const LEASE: &[&str] = &["--reservation-lease", "2s"];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
     let dirs = Dirs::with_adapters(&[artifacts::TESTCRM]);
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));
     for round in 0..10 {
-        let server = ChildServer::start(&dirs, &[]).await;
+        let server = ChildServer::start(&dirs, LEASE).await;
         let token = server.login("testCRM", "crash-key").await;
         let acked_before = outcomes.lock().unwrap().acked.len();
         let clients: Vec<_> = (0..4)
@@ -51,7 +54,7 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
         }
     }
 
-    let server = ChildServer::start(&dirs, &[]).await;
+    let server = ChildServer::start(&dirs, LEASE).await;
     let token = server.login("testCRM", "crash-key").await;
     let (acked, cut_off) = {
         let outcomes = outcomes.lock().unwrap();
@@ -72,17 +75,26 @@ async fn sigkill_mid_stream_loses_and_duplicates_nothing() {
         assert_eq!(log["logId"], log_id.as_str(), "{session}");
     }
 
-    // Creates the crash cut off log exactly once when retried.
+    // Creates the crash cut off log exactly once when retried. (On
+    // PostgreSQL the cut-off reservation answers LOG_IN_PROGRESS until its
+    // lease runs out.)
     for session in &cut_off {
         let path = format!("/callLog?jwtToken={token}");
-        let reply = server
-            .post(&path, &create_body(session, json!(1), "retried"))
-            .await;
-        let logged = reply["successful"] == true
-            || reply["returnMessage"]["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("Existing log"));
-        assert!(logged, "{session}: {reply}");
+        wait_until(DEADLINE, async || {
+            let reply = server
+                .post(&path, &create_body(session, json!(1), "retried"))
+                .await;
+            let logged = reply["successful"] == true
+                || reply["returnMessage"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Existing log"));
+            match (logged, reply["errorCode"].as_str()) {
+                (true, _) => Ok(()),
+                (false, Some("LOG_IN_PROGRESS")) => Err(format!("{session}: lease to end")),
+                _ => panic!("{session}: {reply}"),
+            }
+        })
+        .await;
         assert_eq!(
             server.find(&token, session).await["matched"],
             true,

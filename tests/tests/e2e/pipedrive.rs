@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use switchboard_tests::pipedrive::{API_TOKEN, CLIENT_ID, CLIENT_SECRET, GOOD_CODE};
-use switchboard_tests::{Dirs, Reply, TestServer, create_body, start_pipedrive};
+use switchboard_tests::{Reply, TestServer, create_body, start_pipedrive};
 
 async fn api_key_login(server: &TestServer) -> String {
     server
@@ -32,16 +32,6 @@ fn bearer(request: &switchboard_tests::pipedrive::Recorded) -> String {
         .to_owned()
 }
 
-async fn sealed_columns(dirs: &Dirs) -> Vec<(String, Option<String>, Option<String>)> {
-    dirs.database()
-        .prepare("SELECT credential_kind, credential, refresh_token FROM users")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_token_login_and_contacts() {
     let (dirs, mock, server) = start_pipedrive(&[]).await;
@@ -50,7 +40,7 @@ async fn api_token_login_and_contacts() {
     assert_eq!(me.header("x-api-token"), Some(API_TOKEN));
     assert_eq!(me.header("authorization"), None);
     assert_eq!(me.header("x-forwarded-host"), Some("testco.pipedrive.com"));
-    let stored = sealed_columns(&dirs).await;
+    let stored = dirs.stored_credentials().await;
     assert_eq!(stored[0].0, "api-key");
     assert!(
         !stored[0].1.as_deref().unwrap().contains(API_TOKEN),
@@ -147,7 +137,7 @@ async fn oauth_login_exchanges_the_code_on_the_host() {
     assert_eq!(bearer(&me), "Bearer access-1");
     assert_eq!(me.header("x-forwarded-host"), Some("testco.pipedrive.com"));
 
-    let (kind, credential, refresh) = sealed_columns(&dirs).await.pop().unwrap();
+    let (kind, credential, refresh) = dirs.stored_credentials().await.pop().unwrap();
     assert_eq!(kind, "oauth");
     let (credential, refresh) = (credential.unwrap(), refresh.unwrap());
     assert!(credential.starts_with("v1.") && !credential.contains("access-1"));

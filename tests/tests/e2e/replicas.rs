@@ -59,7 +59,7 @@ fn is_in_progress_or_existing(reply: &Reply, session: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_tokens_logs_and_records() {
-    let pg = Postgres::start().await;
+    let pg = Postgres::start();
     let (_dirs, [a, b]) = two_testcrm(&pg).await;
     let token = a.login("testCRM", "key-1").await;
 
@@ -115,7 +115,7 @@ async fn replicas_share_tokens_logs_and_records() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_racing_creates_over_two_replicas_make_one_crm_call() {
-    let pg = Postgres::start().await;
+    let pg = Postgres::start();
     let mock = MockPipedrive::start().await;
     // Slow enough that the creates overlap the one that reaches Pipedrive.
     mock.set_api_delay(Duration::from_millis(300));
@@ -156,7 +156,7 @@ async fn forty_racing_creates_over_two_replicas_make_one_crm_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_oauth_refresh_serves_twenty_creates_over_two_replicas() {
-    let pg = Postgres::start().await;
+    let pg = Postgres::start();
     let mock = MockPipedrive::start().await;
     mock.set_refresh_delay(Duration::from_millis(300));
     let args = on(&pg, &[]);
@@ -196,7 +196,7 @@ async fn one_oauth_refresh_serves_twenty_creates_over_two_replicas() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_write_loses_nothing_and_duplicates_nothing() {
-    let pg = Postgres::start().await;
+    let pg = Postgres::start();
     let args = on(&pg, &["--reservation-lease", "2s"]);
     let (dirs_a, dirs_b) = (
         Dirs::with_adapters(&[artifacts::TESTCRM]),
@@ -287,7 +287,7 @@ async fn a_replica_killed_mid_write_loses_nothing_and_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_going_away_is_survived_without_a_restart() {
-    let pg = Postgres::start().await;
+    let pg = Postgres::start();
     let args = on(&pg, &["--database-statement-timeout", "1s"]);
     let dirs = Dirs::with_adapters(&[artifacts::TESTCRM]);
     let server = TestServer::start(&dirs, &strs(&args)).await;
@@ -349,7 +349,7 @@ async fn the_database_going_away_is_survived_without_a_restart() {
     assert_eq!(health.status, 503, "{}", health.body);
     assert_eq!(health.body["store"]["status"], "down", "{}", health.body);
 
-    pg.restart().await;
+    pg.restart();
     let after = wait_until(DEADLINE, async || {
         let reply = server
             .create(&token, &create_body("after", json!(1), ""))
@@ -389,7 +389,7 @@ fn rebuilt(component: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_view_lists_live_replicas_and_flags_version_skew() {
-    let pg = Postgres::start().await;
+    let pg = Postgres::start();
     let args = on(&pg, &["--heartbeat-interval", "200ms"]);
     let (dirs_a, dirs_b) = (
         Dirs::with_adapters(&[artifacts::TESTCRM]),
@@ -412,7 +412,9 @@ async fn the_fleet_view_lists_live_replicas_and_flags_version_skew() {
             .count();
         match (replicas.len(), serving) {
             (2, 2) => Ok(view),
-            _ => Err(format!("two serving replicas in the fleet view; got {view}")),
+            _ => Err(format!(
+                "two serving replicas in the fleet view; got {view}"
+            )),
         }
     })
     .await;

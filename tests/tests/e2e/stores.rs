@@ -31,7 +31,7 @@ async fn sqlite() -> Backend {
 }
 
 async fn postgres() -> Backend {
-    let pg = Postgres::start().await;
+    let pg = Postgres::start();
     Backend {
         url: pg.url(),
         _pg: Some(pg),
