@@ -2,7 +2,9 @@
 //! server, run by `cargo xtask bench` (which builds what they need).
 //!
 //! - `http`: requests/s and latency of `POST`, `GET` (with and without
-//!   details) and `PATCH /callLog` with testCRM, as a ratio to the baseline.
+//!   details) and `PATCH /callLog` with testCRM on SQLite, as a ratio to the
+//!   baseline; then `POST` and `GET` on PostgreSQL with one replica and with
+//!   two (when PostgreSQL's binaries are installed), against SQLite's.
 //! - `slow-crm`: concurrent Pipedrive creates against a CRM that answers
 //!   slowly: total time, peak RSS, threads.
 //! - `many-adapters`: cold and warm start-up with many adapters, RSS, and
@@ -20,6 +22,7 @@ mod http;
 mod load;
 mod many_adapters;
 mod process;
+mod replicas;
 mod report;
 mod slow_crm;
 mod wrk;
@@ -108,6 +111,14 @@ impl Common {
     }
 }
 
+/// The HTTP runs: the baselines, SQLite, then PostgreSQL beside it.
+async fn http_and_replicas(c: &Common, table: &mut report::Table) -> anyhow::Result<()> {
+    let load = c.load();
+    let baselines = http::baselines(load, table).await?;
+    let sqlite = http::run(&c.server, load, baselines, table).await?;
+    replicas::run(&c.server, load, baselines, sqlite, table).await
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Two workers: the machine the targets are set for has two cores, and
@@ -122,13 +133,13 @@ fn main() -> anyhow::Result<()> {
             Command::Baseline { listen } => {
                 return baseline::serve(tokio::net::TcpListener::bind(listen).await?).await;
             }
-            Command::Http(c) => http::run(&c.server, c.load(), &mut table).await?,
+            Command::Http(c) => http_and_replicas(&c, &mut table).await?,
             Command::SlowCrm(c) => slow_crm::run(&c.server, c.slow_creates(), c.slow_delay).await?,
             Command::ManyAdapters(c) => {
                 many_adapters::run(&c.server, c.adapters(), c.load(), &mut table).await?
             }
             Command::All(c) => {
-                http::run(&c.server, c.load(), &mut table).await?;
+                http_and_replicas(&c, &mut table).await?;
                 many_adapters::run(&c.server, c.adapters(), c.load(), &mut table).await?;
                 slow_crm::run(&c.server, c.slow_creates(), c.slow_delay).await?;
             }

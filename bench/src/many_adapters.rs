@@ -3,14 +3,14 @@
 //! cache (every copy compiled) and with a warm one, memory, and latency of
 //! creates spread over all of them.
 
-use crate::load::{self, CheckBody, Load, MakeRequest, json_request};
+use crate::load::{self, Load, MakeRequest, write_request};
 use crate::process::{Scratch, Server};
 use crate::report::{self, Table};
 use anyhow::{Result, ensure};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_tests::{artifacts, create_body};
+use switchboard_tests::artifacts;
 
 /// The platform testCRM's manifest names; every copy replaces it with a
 /// name of the same length, so the component stays valid byte for byte.
@@ -71,23 +71,19 @@ pub(crate) async fn run(
     }
     // Each request goes to the next platform, so every adapter serves.
     let tokens = Arc::new(tokens);
-    let post: MakeRequest = Arc::new(move |connection, seq| {
+    let template = crate::http::create_template();
+    let post: MakeRequest = Arc::new(move |connection, seq, out| {
         let n = (connection as u64 * 7919 + seq) as usize % tokens.len();
-        let body = create_body(
-            &format!("many-{connection}-{seq}"),
-            serde_json::json!(42),
-            "note",
-        );
-        json_request(
-            "POST",
-            addr,
-            &format!("/callLog?jwtToken={}", tokens[n]),
-            serde_json::to_vec(&body).expect("JSON"),
-        )
+        let session = format!("many-{connection}-{seq}");
+        let parts = [
+            template.before.as_slice(),
+            session.as_bytes(),
+            template.after.as_slice(),
+        ];
+        let path = format!("/callLog?jwtToken={}", tokens[n]);
+        write_request(out, "POST", addr, &path, &parts);
     });
-    let successful: CheckBody =
-        Arc::new(|body| body.windows(17).any(|w| w == br#""successful":true"#));
-    let outcome = load::run(addr, load, post, successful).await?;
+    let outcome = load::run(&[addr], load, post, crate::http::successful()).await?;
     ensure!(
         outcome.errors == 0,
         "creates failed: {:?}",

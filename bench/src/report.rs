@@ -4,6 +4,7 @@
 
 use crate::load::{Load, Outcome};
 use crate::process::Usage;
+use crate::wrk::WrkFigures;
 
 /// The load-test table: one row per scenario.
 #[derive(Debug, Default)]
@@ -36,6 +37,27 @@ impl Table {
         }
         eprintln!("{row}");
         self.rows.push(row);
+    }
+
+    /// A row of figures `wrk` measured, with its ratio to `baseline_rps`
+    /// (wrk's own baseline).
+    pub(crate) fn wrk_row(
+        &mut self,
+        name: &str,
+        load: Load,
+        wrk: &WrkFigures,
+        baseline_rps: Option<f64>,
+    ) {
+        let ratio = baseline_rps.map_or("-".to_owned(), |b| format!("{:.2}", wrk.rps / b));
+        self.line(&format!(
+            "| {name} [wrk, {:?} incl. warm-up] | {} | {:.0} | {:.2} | {:.2} | - | {} non-2xx | {ratio} | - |",
+            crate::wrk::duration(load),
+            load.connections,
+            wrk.rps,
+            wrk.p50_ms,
+            wrk.p99_ms,
+            wrk.non_2xx,
+        ));
     }
 
     /// A row written by the caller.

@@ -13,31 +13,70 @@ pub(crate) struct WrkFigures {
     pub(crate) rps: f64,
     pub(crate) p50_ms: f64,
     pub(crate) p99_ms: f64,
+    /// Answers that were not 2xx or 3xx (wrk checks no body).
+    pub(crate) non_2xx: u64,
 }
 
-/// `POST path` with `body` for `load`'s connections and duration (plus its
-/// warm-up, which wrk cannot leave out). `None` when wrk is not installed.
-pub(crate) fn post(
+/// `POST path` with a body per request: `before`, a session id no other
+/// request of the run uses (`<tag>-<thread>-<n>`), `after`.
+pub(crate) fn post_sessions(
     addr: SocketAddr,
     path: &str,
-    body: &[u8],
+    before: &[u8],
+    after: &[u8],
+    tag: &str,
     load: Load,
 ) -> Result<Option<WrkFigures>> {
+    let (before, after) = (
+        String::from_utf8_lossy(before),
+        String::from_utf8_lossy(after),
+    );
+    let script = format!(
+        r#"wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local before, after, n = [==[{before}]==], [==[{after}]==], 0
+function request()
+  n = n + 1
+  return wrk.format(nil, nil, nil, before .. "{tag}-" .. tid .. "-" .. n .. after)
+end
+"#
+    );
+    run(addr, path, &script, load)
+}
+
+/// `GET <path_prefix><5 ids>`: five consecutive ids of `seed-0` …
+/// `seed-<sessions - 1>`, from a random first one.
+pub(crate) fn get_five(
+    addr: SocketAddr,
+    path_prefix: &str,
+    sessions: u64,
+    load: Load,
+) -> Result<Option<WrkFigures>> {
+    let script = format!(
+        r#"function request()
+  local first = math.random(0, {sessions} - 1)
+  local ids = {{}}
+  for i = 0, 4 do ids[#ids + 1] = "seed-" .. ((first + i) % {sessions}) end
+  return wrk.format("GET", [==[{path_prefix}]==] .. table.concat(ids, ","))
+end
+"#
+    );
+    run(addr, "/", &script, load)
+}
+
+/// Run wrk with a Lua `script` against `addr`.
+fn run(addr: SocketAddr, path: &str, script: &str, load: Load) -> Result<Option<WrkFigures>> {
     if Command::new("wrk").arg("--version").output().is_err() {
         return Ok(None);
     }
     let dir = tempfile::tempdir()?;
-    let script = dir.path().join("post.lua");
-    let body = String::from_utf8_lossy(body)
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
-    std::fs::write(
-        &script,
-        format!(
-            "wrk.method = \"POST\"\nwrk.body = \"{body}\"\n\
-             wrk.headers[\"Content-Type\"] = \"application/json\"\n"
-        ),
-    )?;
+    let file = dir.path().join("script.lua");
+    std::fs::write(&file, script)?;
     let seconds = duration(load).as_secs();
     let output = Command::new("wrk")
         .arg(format!("-t{}", load.connections.clamp(1, 2)))
@@ -45,7 +84,7 @@ pub(crate) fn post(
         .arg(format!("-d{seconds}s"))
         .arg("--latency")
         .arg("-s")
-        .arg(&script)
+        .arg(&file)
         .arg(format!("http://{addr}{path}"))
         .output()
         .context("running wrk")?;
@@ -78,6 +117,7 @@ fn parse(report: &str) -> Option<WrkFigures> {
         rps: field("Requests/sec:")?.parse().ok()?,
         p50_ms: millis(field("50%")?)?,
         p99_ms: millis(field("99%")?)?,
+        non_2xx: field("Non-2xx or 3xx responses:").map_or(Some(0), |n| n.parse().ok())?,
     })
 }
 
@@ -116,6 +156,9 @@ Transfer/sec:     10.00MB
         assert!((figures.rps - 48000.12).abs() < 1e-6);
         assert!((figures.p50_ms - 1.2).abs() < 1e-9);
         assert!((figures.p99_ms - 0.85).abs() < 1e-9);
+        assert_eq!(figures.non_2xx, 0);
+        let failing = format!("{report}  Non-2xx or 3xx responses: 17\n");
+        assert_eq!(parse(&failing).expect("parses").non_2xx, 17);
         assert_eq!(millis("1.5s"), Some(1500.0));
     }
 }

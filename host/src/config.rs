@@ -107,6 +107,13 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_DETAILS_CONCURRENCY", default_value_t = 8)]
     pub details_concurrency: usize,
 
+    /// How many completed call logs (`(user, session) → logId`) each
+    /// process remembers, so lookups of them skip the database. A logId
+    /// never changes once logged, so this is safe across replicas; 0 turns
+    /// it off. About 100 bytes each.
+    #[arg(long, env = "SWITCHBOARD_LOG_ID_CACHE", default_value_t = 100_000)]
+    pub log_id_cache: usize,
+
     /// Enables the admin API (`/admin/adapters`) for requests bearing this
     /// token. Unset: no admin API.
     #[arg(long, env = "SWITCHBOARD_ADMIN_TOKEN", hide_env_values = true, value_parser = secret)]

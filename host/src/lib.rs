@@ -95,14 +95,18 @@ pub async fn serve(
         listener.local_addr()?.to_string(),
         config.heartbeat_interval,
     );
+    let options = service::ServiceOptions {
+        details_concurrency: config.details_concurrency,
+        refresh_margin: config.oauth_refresh_margin,
+        log_id_cache: config.log_id_cache,
+    };
     let service = Service::new(
         store.clone(),
         registry.clone(),
         egress,
         jwt,
-        config.details_concurrency,
-        config.oauth_refresh_margin,
         replica,
+        options,
     );
     let heartbeats = tokio::spawn(heartbeat(service.clone(), config.heartbeat_interval));
 

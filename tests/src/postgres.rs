@@ -16,16 +16,23 @@ pub struct Postgres {
     bin: PathBuf,
     /// The port it listens on, on 127.0.0.1.
     pub port: u16,
+    fsync: bool,
 }
 
 /// The directory holding `initdb` and `pg_ctl`.
 fn binaries() -> PathBuf {
+    find_binaries().expect(
+        "PostgreSQL's server binaries (initdb, pg_ctl): install Debian's `postgresql` package",
+    )
+}
+
+fn find_binaries() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
         .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file());
-    if let Some(dir) = on_path {
-        return dir;
+    if on_path.is_some() {
+        return on_path;
     }
     let mut installed: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -34,9 +41,7 @@ fn binaries() -> PathBuf {
         .filter(|bin| bin.join("initdb").is_file())
         .collect();
     installed.sort();
-    installed.pop().expect(
-        "PostgreSQL's server binaries (initdb, pg_ctl): install Debian's `postgresql` package",
-    )
+    installed.pop()
 }
 
 fn is_root() -> bool {
@@ -47,9 +52,25 @@ fn is_root() -> bool {
 }
 
 impl Postgres {
+    /// Whether PostgreSQL's server binaries are installed.
+    pub fn available() -> bool {
+        find_binaries().is_some()
+    }
+
     /// `initdb` a fresh cluster and start it (`pg_ctl -w` returns once it
-    /// accepts connections).
+    /// accepts connections), without fsync: the tests kill Switchboard,
+    /// never the machine.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// As [`Postgres::start`], with fsync on, as in production: for
+    /// benchmarks that compare its durable commits with SQLite's.
+    pub fn start_durable() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(fsync: bool) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("switchboard-pg-")
             .tempdir()
@@ -68,6 +89,7 @@ impl Postgres {
             bin: binaries(),
             dir,
             port,
+            fsync,
         };
         let data = cluster.data();
         run(cluster
@@ -103,10 +125,10 @@ impl Postgres {
     }
 
     fn pg_ctl_start(&self) {
-        // TCP on loopback only (no Unix socket); no fsync: the tests kill
-        // Switchboard, never the machine.
+        // TCP on loopback only (no Unix socket).
+        let fsync = if self.fsync { "on" } else { "off" };
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off \
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync={fsync} \
              -c max_connections=200",
             self.port
         );

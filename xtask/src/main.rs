@@ -7,6 +7,8 @@
 //! - `cargo xtask bench [-- --quick]`: every benchmark. The criterion and
 //!   in-process benches (`cargo bench -p switchboard-tests`), then the load
 //!   and scale benches (`switchboard-bench all`) against the release server.
+//!   It installs wrk (Debian's package) when missing, to cross-check the
+//!   load generator.
 //!   `--quick` runs each once at a tiny size, as CI does, so they stay
 //!   working; the figures it prints mean nothing.
 //! - `cargo xtask test [-- ARGS]`: the whole test suite. Adapter crates
@@ -213,6 +215,7 @@ fn run_tests(command: &mut Command, totals: &mut Totals) -> Result<()> {
 
 fn bench(root: &Path, args: &[String]) -> Result<()> {
     ensure_wasm_target()?;
+    ensure_wrk();
     let quick: &[&str] = if args.iter().any(|a| a == "--quick") {
         &["--quick"]
     } else {
@@ -235,6 +238,29 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
         .current_dir(root)
         .args(["all", "--server", "target/release/switchboard"])
         .args(quick))
+}
+
+/// wrk cross-checks the HTTP benchmark's load generator. Install it from
+/// Debian's packages when missing and possible; the benchmark says so when
+/// it is still missing.
+fn ensure_wrk() {
+    let present = || Command::new("wrk").arg("--version").output().is_ok();
+    if present() || Command::new("apt-get").arg("--version").output().is_err() {
+        return;
+    }
+    println!("installing wrk (apt-get install wrk)");
+    let installed = Command::new("apt-get")
+        .args(["update", "-qq"])
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new("apt-get")
+            .args(["install", "-y", "-qq", "wrk"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success());
+    if !installed || !present() {
+        println!("could not install wrk; the HTTP benchmark runs without it");
+    }
 }
 
 fn build(root: &Path) -> Result<()> {

@@ -177,7 +177,9 @@ impl Service {
                     CallLogState::Logged { .. } => CreateOutcome::Existing { session_id },
                 });
             }
-            let creating = service.call_as(&user, |adapter, context| {
+            // The logged row's durable write makes the adapter's writes
+            // durable too: one fsync per create.
+            let creating = service.call_as_unsynced(&user, |adapter, context| {
                 let request = CreateCallLogRequest {
                     user: context,
                     call: call.clone(),
@@ -194,12 +196,17 @@ impl Service {
                         .store
                         .complete_call_log(&key, &created.log_id)
                         .await?;
+                    let (platform, user_id) = (&key.platform, &key.user_id);
+                    service
+                        .logged
+                        .insert(platform, user_id, &key.session_id, &created.log_id);
                     Ok(CreateOutcome::Logged {
                         log_id: created.log_id,
                     })
                 }
                 Err(error) => {
                     service.store.release_call_log(&key).await?;
+                    service.store.sync().await?;
                     Err(error)
                 }
             }
@@ -217,14 +224,7 @@ impl Service {
         session_ids: &[String],
         details: bool,
     ) -> Result<Vec<LogLookup>, ServiceError> {
-        let rows = self
-            .store
-            .call_logs(&user.platform, &user.id, session_ids)
-            .await?;
-        let mut logged: HashMap<String, String> = rows
-            .into_iter()
-            .filter_map(|row| Some((row.session_id.clone(), row.log_id()?.to_owned())))
-            .collect();
+        let mut logged = self.logged_ids(user, session_ids).await?;
         let lookups: Vec<LogLookup> = session_ids
             .iter()
             .map(|id| LogLookup {
@@ -257,17 +257,48 @@ impl Service {
             .await
     }
 
+    /// The CRM ids of those of `session_ids` this user has logged: from
+    /// memory when remembered, else from the store (and remembered).
+    async fn logged_ids(
+        &self,
+        user: &User,
+        session_ids: &[String],
+    ) -> Result<HashMap<String, String>, ServiceError> {
+        let mut logged = HashMap::with_capacity(session_ids.len());
+        let mut unknown = Vec::new();
+        for id in session_ids {
+            match self.logged.get(&user.platform, &user.id, id) {
+                Some(log_id) => {
+                    logged.insert(id.clone(), log_id);
+                }
+                None => unknown.push(id.clone()),
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(logged);
+        }
+        let rows = self
+            .store
+            .call_logs(&user.platform, &user.id, &unknown)
+            .await?;
+        for row in rows {
+            if let Some(log_id) = row.log_id() {
+                self.logged
+                    .insert(&user.platform, &user.id, &row.session_id, log_id);
+                logged.insert(row.session_id.clone(), log_id.to_owned());
+            }
+        }
+        Ok(logged)
+    }
+
     /// The CRM id this user's session was logged under, if it was.
     async fn logged_id(
         &self,
         user: &User,
         session_id: &str,
     ) -> Result<Option<String>, ServiceError> {
-        let rows = self
-            .store
-            .call_logs(&user.platform, &user.id, &[session_id.to_owned()])
-            .await?;
-        Ok(rows.first().and_then(|row| row.log_id()).map(str::to_owned))
+        let mut logged = self.logged_ids(user, &[session_id.to_owned()]).await?;
+        Ok(logged.remove(session_id))
     }
 
     /// Update a logged call.

@@ -11,6 +11,7 @@ mod call_log;
 mod contact;
 mod error;
 mod fleet;
+mod logged;
 pub mod model;
 mod session;
 
@@ -26,6 +27,7 @@ use crate::auth::JwtKeys;
 use crate::egress::EgressClient;
 use crate::registry::{LoadedAdapter, Registry};
 use crate::store::{Store, StoreHealth};
+use logged::LoggedIds;
 use session::Sessions;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +41,20 @@ pub struct Service {
     jwt: Arc<JwtKeys>,
     sessions: Arc<Sessions>,
     details_concurrency: usize,
+    logged: Arc<LoggedIds>,
     replica: Arc<Replica>,
+}
+
+/// How the service behaves, from the configuration.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// How many `requireDetails` lookups of one request run at once.
+    pub details_concurrency: usize,
+    /// Refresh an OAuth access token that expires sooner than this.
+    pub refresh_margin: Duration,
+    /// How many completed `(user, session) → logId` mappings are kept in
+    /// memory.
+    pub log_id_cache: usize,
 }
 
 /// Whether the server is ready, and which adapters serve.
@@ -61,17 +76,18 @@ impl Service {
         registry: Arc<Registry>,
         egress: EgressClient,
         jwt: JwtKeys,
-        details_concurrency: usize,
-        refresh_margin: Duration,
         replica: Replica,
+        options: ServiceOptions,
     ) -> Self {
+        let margin = options.refresh_margin;
         Self {
-            sessions: Arc::new(Sessions::new(store.clone(), egress.clone(), refresh_margin)),
+            sessions: Arc::new(Sessions::new(store.clone(), egress.clone(), margin)),
             store,
             registry,
             egress,
             jwt: Arc::new(jwt),
-            details_concurrency,
+            details_concurrency: options.details_concurrency,
+            logged: Arc::new(LoggedIds::new(options.log_id_cache)),
             replica: Arc::new(replica),
         }
     }

@@ -1,10 +1,31 @@
-//! The `call_logs` table: one row per (platform, user, session), `pending`
-//! while its create is in flight, then the CRM's id.
+//! The `call_logs` table: one row per logged (platform, user, session),
+//! with the CRM's id; and the reservations of creates in flight.
+//!
+//! One process owns a SQLite file, so a reservation lives in this process's
+//! memory ([`InFlight`]) rather than in a `pending` row: taking it costs no
+//! durable write, and a crash forgets it, exactly as start-up used to
+//! release every pending row. A create is then one durable write: its
+//! logged row.
 
 use super::SqliteStore;
 use crate::clock::now_ms;
 use crate::store::{CallLogKey, CallLogRow, CallLogState, Reservation, Result};
 use rusqlite::{params, params_from_iter};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The reservations of this process's creates in flight, with the
+/// telephony session and contact each will be logged with.
+#[derive(Debug, Default)]
+pub(super) struct InFlight(Mutex<HashMap<CallLogKey, (Option<String>, Option<String>)>>);
+
+impl InFlight {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<CallLogKey, (Option<String>, Option<String>)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// The columns of `call_logs` a [`CallLogRow`] is read from.
 const CALL_LOG_COLUMNS: &str = "session_id, telephony_session_id, contact_id, log_id";
@@ -23,9 +44,9 @@ fn call_log_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallLogRow> {
 }
 
 impl SqliteStore {
-    /// Release every `pending` reservation, returning their keys. A SQLite
-    /// database serves one process, so at start-up a pending row can only
-    /// belong to a create that died with the previous process: whether the
+    /// Release every `pending` row, returning their keys. Versions before
+    /// 0.2 kept reservations as `pending` rows; one found at start-up
+    /// belongs to a create that died with the previous process: whether the
     /// CRM record was made is unknown, and the next create of the session
     /// calls the adapter again (adapters dedupe by session where their CRM
     /// allows; testCRM does).
@@ -50,87 +71,76 @@ impl SqliteStore {
         Ok(keys)
     }
 
-    /// Insert a `pending` row for `key`, or return the row already there.
-    pub(super) async fn reserve(
+    /// Reserve `key` in memory, or return what holds it: a create in flight
+    /// or the logged row.
+    pub(super) fn reserve(
         &self,
         key: &CallLogKey,
         telephony_session_id: Option<&str>,
         contact_id: Option<&str>,
     ) -> Result<Reservation> {
-        let key = key.clone();
-        let telephony_session_id = telephony_session_id.map(str::to_owned);
-        let contact_id = contact_id.map(str::to_owned);
-        // The insert, or the row that is already there, in one write: no
-        // other write can come between them.
-        let reservation = self
+        // Held across the read: a create completes by writing its row
+        // before it leaves the map, so each reserve sees one or the other.
+        let mut in_flight = self.in_flight.lock();
+        if let Some((telephony_session_id, contact_id)) = in_flight.get(key) {
+            return Ok(Reservation::Exists(CallLogRow {
+                session_id: key.session_id.clone(),
+                telephony_session_id: telephony_session_id.clone(),
+                contact_id: contact_id.clone(),
+                state: CallLogState::Pending,
+            }));
+        }
+        let logged = self.read_call_logs(
+            &key.platform,
+            &key.user_id,
+            std::slice::from_ref(&key.session_id),
+        )?;
+        if let Some(row) = logged.into_iter().next() {
+            return Ok(Reservation::Exists(row));
+        }
+        let details = (
+            telephony_session_id.map(str::to_owned),
+            contact_id.map(str::to_owned),
+        );
+        in_flight.insert(key.clone(), details);
+        Ok(Reservation::Reserved)
+    }
+
+    /// Write the logged row of a reservation with the CRM's id, then let
+    /// the reservation go.
+    pub(super) async fn complete(&self, key: &CallLogKey, log_id: &str) -> Result<()> {
+        let details = self.in_flight.lock().get(key).cloned();
+        let (telephony_session_id, contact_id) = details.unwrap_or_default();
+        let (row_key, log_id) = (key.clone(), log_id.to_owned());
+        let written = self
             .writer
             .write(move |c| {
-                let inserted = c
-                    .prepare_cached(
-                        "INSERT INTO call_logs (platform, user_id, session_id, telephony_session_id,
-                                                contact_id, state, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)
-                         ON CONFLICT (platform, user_id, session_id) DO NOTHING",
-                    )?
-                    .execute(params![
-                        key.platform,
-                        key.user_id,
-                        key.session_id,
-                        telephony_session_id,
-                        contact_id,
-                        now_ms()
-                    ])?;
-                if inserted == 1 {
-                    return Ok(Reservation::Reserved);
-                }
-                c.prepare_cached(&format!(
-                    "SELECT {CALL_LOG_COLUMNS} FROM call_logs
-                     WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3"
-                ))?
-                .query_row(
-                    params![key.platform, key.user_id, key.session_id],
-                    call_log_row,
-                )
-                .map(Reservation::Exists)
-            })
-            .await?;
-        Ok(reservation)
-    }
-
-    /// Turn a reservation into a logged row with the CRM's id.
-    pub(super) async fn complete(&self, key: &CallLogKey, log_id: &str) -> Result<()> {
-        let (key, log_id) = (key.clone(), log_id.to_owned());
-        self.writer
-            .write(move |c| {
+                let now = now_ms();
                 c.prepare_cached(
-                    "UPDATE call_logs SET state = 'logged', log_id = ?4, updated_at = ?5
-                     WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3 AND state = 'pending'",
+                    "INSERT INTO call_logs (platform, user_id, session_id, telephony_session_id,
+                                            contact_id, log_id, state, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'logged', ?7, ?7)
+                     ON CONFLICT (platform, user_id, session_id) DO NOTHING",
                 )?
                 .execute(params![
-                    key.platform,
-                    key.user_id,
-                    key.session_id,
+                    row_key.platform,
+                    row_key.user_id,
+                    row_key.session_id,
+                    telephony_session_id,
+                    contact_id,
                     log_id,
-                    now_ms()
+                    now
                 ])
             })
-            .await?;
+            .await;
+        self.in_flight.lock().remove(key);
+        written?;
         Ok(())
     }
 
-    /// Drop a reservation (never a logged row).
-    pub(super) async fn release(&self, key: &CallLogKey) -> Result<()> {
-        let key = key.clone();
-        self.writer
-            .write(move |c| {
-                c.prepare_cached(
-                    "DELETE FROM call_logs
-                     WHERE platform = ?1 AND user_id = ?2 AND session_id = ?3 AND state = 'pending'",
-                )?
-                .execute(params![key.platform, key.user_id, key.session_id])
-            })
-            .await?;
-        Ok(())
+    /// Let a reservation go (a logged row stays).
+    pub(super) fn release(&self, key: &CallLogKey) {
+        self.in_flight.lock().remove(key);
     }
 
     /// The rows of some sessions of one user.
@@ -221,11 +231,18 @@ mod tests {
         );
         // Releasing never drops a logged row.
         store.release_call_log(&key("s1")).await.expect("no-op");
-        // Start-up releases what a dead process left pending, and only that.
+        // Start-up releases what an older version left pending, and only that.
         store
-            .reserve_call_log(&key("s3"), None, None)
+            .writer
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO call_logs (platform, user_id, session_id, state, created_at, updated_at)
+                     VALUES ('p', 'u', 's3', 'pending', 0, 0)",
+                    [],
+                )
+            })
             .await
-            .expect("reserves");
+            .expect("an old pending row");
         let released = store.release_stale_reservations().await.expect("releases");
         assert_eq!(released, [key("s3")]);
         assert_eq!(

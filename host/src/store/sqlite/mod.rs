@@ -1,4 +1,5 @@
-//! The embedded SQLite store (WAL, `synchronous = FULL`), on rusqlite, with
+//! The embedded SQLite store (WAL, the WAL fsynced before a durable write is
+//! answered), on rusqlite, with
 //! its migrations embedded in the binary.
 //!
 //! - **Writes** go through [`Writer`]: one connection on a thread of its
@@ -51,6 +52,7 @@ const STATEMENT_CACHE: usize = 64;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     readers: Arc<Readers>,
+    in_flight: Arc<call_logs::InFlight>,
     writer: Writer,
     sealer: Sealer,
 }
@@ -65,6 +67,13 @@ fn database_path(url: &str) -> anyhow::Result<PathBuf> {
     let path = path.split('?').next().unwrap_or_default();
     anyhow::ensure!(!path.is_empty(), "no file in database URL {url}");
     Ok(PathBuf::from(path))
+}
+
+/// The write-ahead log of the database at `path`.
+fn wal_path(path: &std::path::Path) -> PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
 }
 
 /// What every connection, reader or writer, is set up with.
@@ -83,9 +92,11 @@ impl SqliteStore {
         let opening = path.clone();
         let connection =
             tokio::task::spawn_blocking(move || migrate::open_writer(&opening)).await??;
+        let writer = Writer::start(connection, wal_path(&path), MAX_WRITE_BATCH)?;
         let store = Self {
             readers: Arc::new(Readers::new(path)),
-            writer: Writer::start(connection, MAX_WRITE_BATCH)?,
+            in_flight: Arc::default(),
+            writer,
             sealer,
         };
         store.check_key()?;
@@ -121,7 +132,7 @@ impl Store for SqliteStore {
         telephony_session_id: Option<&str>,
         contact_id: Option<&str>,
     ) -> Result<Reservation> {
-        self.reserve(key, telephony_session_id, contact_id).await
+        self.reserve(key, telephony_session_id, contact_id)
     }
 
     fn lease(&self) -> Option<Duration> {
@@ -137,7 +148,8 @@ impl Store for SqliteStore {
     }
 
     async fn release_call_log(&self, key: &CallLogKey) -> Result<()> {
-        self.release(key).await
+        self.release(key);
+        Ok(())
     }
 
     async fn call_logs(
@@ -159,6 +171,10 @@ impl Store for SqliteStore {
 
     async fn leave_fleet(&self, _id: &str) -> Result<()> {
         Ok(())
+    }
+
+    async fn sync(&self) -> Result<()> {
+        Ok(self.writer.sync().await?)
     }
 
     async fn health(&self) -> StoreHealth {
