@@ -14,15 +14,16 @@ use rusqlite::{params, params_from_iter};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// The reservations of this process's creates in flight, with the
-/// telephony session and contact each will be logged with.
+/// What a reservation will be logged with: the telephony session and the
+/// contact.
+type Details = (Option<String>, Option<String>);
+
+/// The reservations of this process's creates in flight.
 #[derive(Debug, Default)]
-pub(super) struct InFlight(Mutex<HashMap<CallLogKey, (Option<String>, Option<String>)>>);
+pub(super) struct InFlight(Mutex<HashMap<CallLogKey, Details>>);
 
 impl InFlight {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<CallLogKey, (Option<String>, Option<String>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallLogKey, Details>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
