@@ -177,9 +177,7 @@ impl Service {
                     CallLogState::Logged { .. } => CreateOutcome::Existing { session_id },
                 });
             }
-            // The logged row's durable write makes the adapter's writes
-            // durable too: one fsync per create.
-            let creating = service.call_as_unsynced(&user, |adapter, context| {
+            let creating = service.call_as(&user, |adapter, context| {
                 let request = CreateCallLogRequest {
                     user: context,
                     call: call.clone(),
@@ -206,7 +204,6 @@ impl Service {
                 }
                 Err(error) => {
                     service.store.release_call_log(&key).await?;
-                    service.store.sync().await?;
                     Err(error)
                 }
             }

@@ -256,26 +256,8 @@ fn user_context(user: &User, credential: &StoredCredential) -> UserContext {
 impl Service {
     /// Run an adapter operation for `user` on the adapter serving their
     /// platform, with a fresh credential, retrying once after a refresh when
-    /// the CRM says `unauthorized`. What the adapter stored is durable when
-    /// this returns.
+    /// the CRM says `unauthorized`.
     pub(super) async fn call_as<R, F, Fut>(&self, user: &User, op: F) -> Result<R, ServiceError>
-    where
-        F: Fn(Arc<LoadedAdapter>, UserContext) -> Fut,
-        Fut: Future<Output = Result<R, CallError>>,
-    {
-        let result = self.call_as_unsynced(user, op).await;
-        self.store.sync().await?;
-        result
-    }
-
-    /// As [`Service::call_as`], but what the adapter stored may not be
-    /// durable yet: the caller makes it so, with a durable write of its own
-    /// or [`Store::sync`].
-    pub(super) async fn call_as_unsynced<R, F, Fut>(
-        &self,
-        user: &User,
-        op: F,
-    ) -> Result<R, ServiceError>
     where
         F: Fn(Arc<LoadedAdapter>, UserContext) -> Fut,
         Fut: Future<Output = Result<R, CallError>>,

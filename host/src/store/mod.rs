@@ -315,12 +315,6 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Drop replica `id` from the fleet (it is shutting down).
     async fn leave_fleet(&self, id: &str) -> Result<()>;
 
-    /// Wait until every write answered so far is durable. Adapters' kv
-    /// writes may be answered before they are (see `store::writer`); the
-    /// service calls this before it answers a request that called an
-    /// adapter, unless a durable write of its own follows.
-    async fn sync(&self) -> Result<()>;
-
     /// Whether the database answers now.
     async fn health(&self) -> StoreHealth;
 

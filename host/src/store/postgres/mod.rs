@@ -184,11 +184,6 @@ impl Store for PgStore {
         self.delete_replica(id).await
     }
 
-    async fn sync(&self) -> Result<()> {
-        // Every statement commits durably on its own.
-        Ok(())
-    }
-
     async fn health(&self) -> StoreHealth {
         match sqlx::query("SELECT 1").execute(&self.pool).await {
             Ok(_) => StoreHealth::Up,

@@ -4,8 +4,8 @@
 //! One process owns a SQLite file, so a reservation lives in this process's
 //! memory ([`InFlight`]) rather than in a `pending` row: taking it costs no
 //! durable write, and a crash forgets it, exactly as start-up used to
-//! release every pending row. A create is then one durable write: its
-//! logged row.
+//! release every pending row. The create's own durable write is then one:
+//! its logged row.
 
 use super::SqliteStore;
 use crate::clock::now_ms;

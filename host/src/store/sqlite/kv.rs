@@ -1,9 +1,4 @@
 //! The `adapter_kv` table: each adapter's key-value data, scoped by platform.
-//!
-//! Writes are answered once committed (other calls see them), before the
-//! WAL is fsynced: the service makes them durable before it answers the
-//! request (`Store::sync`, or the create's own durable write), so a create
-//! waits for one fsync in all.
 
 use super::SqliteStore;
 use crate::clock::now_ms;
@@ -27,7 +22,7 @@ impl AdapterKv for SqliteStore {
     async fn set(&self, platform: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
         let (platform, key, value) = (platform.to_owned(), key.to_owned(), value.to_vec());
         self.writer
-            .write_applied(move |c| {
+            .write(move |c| {
                 c.prepare_cached(
                     "INSERT INTO adapter_kv (platform, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (platform, key) DO UPDATE SET
@@ -42,7 +37,7 @@ impl AdapterKv for SqliteStore {
     async fn delete(&self, platform: &str, key: &str) -> anyhow::Result<()> {
         let (platform, key) = (platform.to_owned(), key.to_owned());
         self.writer
-            .write_applied(move |c| {
+            .write(move |c| {
                 c.prepare_cached("DELETE FROM adapter_kv WHERE platform = ?1 AND key = ?2")?
                     .execute([platform, key])
             })
@@ -55,7 +50,7 @@ impl AdapterKv for SqliteStore {
         // The counter is kept as decimal text, which `get` returns as bytes.
         let value = self
             .writer
-            .write_applied(move |c| {
+            .write(move |c| {
                 c.prepare_cached(
                     "INSERT INTO adapter_kv (platform, key, value, updated_at)
                      VALUES (?1, ?2, CAST(CAST(?3 AS TEXT) AS BLOB), ?4)

@@ -12,16 +12,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0002_oauth.sql"),
 ];
 
-/// Open the writer's connection: WAL, foreign keys, migrated. Commits do
-/// not fsync (`synchronous = NORMAL`): the writer's syncer thread fsyncs the
-/// WAL after each batch, before any durable write is answered (see
-/// `store::writer`).
+/// Open the writer's connection: WAL, full fsync, foreign keys, migrated.
 pub(super) fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     let mut connection = Connection::open(path)
         .with_context(|| format!("opening the database {}", path.display()))?;
     configure(&connection)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
-    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", true)?;
     migrate(&mut connection)?;
     Ok(connection)

@@ -1,5 +1,4 @@
-//! The embedded SQLite store (WAL, the WAL fsynced before a durable write is
-//! answered), on rusqlite, with
+//! The embedded SQLite store (WAL, `synchronous = FULL`), on rusqlite, with
 //! its migrations embedded in the binary.
 //!
 //! - **Writes** go through [`Writer`]: one connection on a thread of its
@@ -69,13 +68,6 @@ fn database_path(url: &str) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
-/// The write-ahead log of the database at `path`.
-fn wal_path(path: &std::path::Path) -> PathBuf {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    PathBuf::from(wal)
-}
-
 /// What every connection, reader or writer, is set up with.
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
     connection.busy_timeout(BUSY_TIMEOUT)?;
@@ -92,7 +84,7 @@ impl SqliteStore {
         let opening = path.clone();
         let connection =
             tokio::task::spawn_blocking(move || migrate::open_writer(&opening)).await??;
-        let writer = Writer::start(connection, wal_path(&path), MAX_WRITE_BATCH)?;
+        let writer = Writer::start(connection, MAX_WRITE_BATCH)?;
         let store = Self {
             readers: Arc::new(Readers::new(path)),
             in_flight: Arc::default(),
@@ -171,10 +163,6 @@ impl Store for SqliteStore {
 
     async fn leave_fleet(&self, _id: &str) -> Result<()> {
         Ok(())
-    }
-
-    async fn sync(&self) -> Result<()> {
-        Ok(self.writer.sync().await?)
     }
 
     async fn health(&self) -> StoreHealth {
