@@ -4,7 +4,7 @@
 
 use crate::WIT_VERSION;
 use crate::config::SandboxConfig;
-use crate::kv::AdapterKv;
+use crate::kv::{AdapterKv, KvWrites};
 use crate::registry::{AdapterStatus, read_operator_file};
 use crate::runtime::{AuthType, Runtime};
 use crate::store::ReplicaRecord;
@@ -25,13 +25,10 @@ impl AdapterKv for NoKv {
     async fn get(&self, _: &str, _: &str) -> anyhow::Result<Option<Vec<u8>>> {
         bail!("key-value storage is not available while reading the manifest")
     }
-    async fn set(&self, _: &str, _: &str, _: &[u8]) -> anyhow::Result<()> {
-        bail!("key-value storage is not available while reading the manifest")
-    }
-    async fn delete(&self, _: &str, _: &str) -> anyhow::Result<()> {
-        bail!("key-value storage is not available while reading the manifest")
-    }
     async fn increment(&self, _: &str, _: &str, _: i64) -> anyhow::Result<i64> {
+        bail!("key-value storage is not available while reading the manifest")
+    }
+    async fn apply(&self, _: &KvWrites) -> anyhow::Result<()> {
         bail!("key-value storage is not available while reading the manifest")
     }
 }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use switchboard::config::SandboxConfig;
-use switchboard::kv::AdapterKv;
+use switchboard::kv::{AdapterKv, KvWrites};
 use switchboard::runtime::Runtime;
 use switchboard_adapter as guest;
 use switchboard_tests::artifacts;
@@ -65,19 +65,19 @@ impl AdapterKv for MemoryKv {
     async fn get(&self, platform: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         Ok(MemoryKv::get(self, platform, key))
     }
-    async fn set(&self, platform: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
-        MemoryKv::set(self, platform, key, value);
-        Ok(())
-    }
-    async fn delete(&self, platform: &str, key: &str) -> anyhow::Result<()> {
-        self.0
-            .lock()
-            .unwrap()
-            .remove(&(platform.into(), key.into()));
-        Ok(())
-    }
     async fn increment(&self, platform: &str, key: &str, delta: i64) -> anyhow::Result<i64> {
         Ok(MemoryKv::increment(self, platform, key, delta))
+    }
+    async fn apply(&self, writes: &KvWrites) -> anyhow::Result<()> {
+        let platform = writes.platform();
+        for (key, value) in writes.sets() {
+            MemoryKv::set(self, platform, key, value);
+        }
+        let mut map = self.0.lock().unwrap();
+        for key in writes.deletes() {
+            map.remove(&(platform.into(), key.into()));
+        }
+        Ok(())
     }
 }
 
@@ -175,8 +175,13 @@ fn dispatch(c: &mut Criterion) {
         b.to_async(&rt).iter(|| {
             n += 1;
             let request = reference_request!(switchboard::runtime, format!("{SESSION}-{n}"));
-            let adapter = &adapter;
-            async move { black_box(adapter.create_call_log(request).await.unwrap()) }
+            let (adapter, kv) = (&adapter, &kv);
+            async move {
+                // Commit the call's writes, as the native run stores its own.
+                let (created, writes) = adapter.create_call_log(request).await.unwrap();
+                kv.apply(&writes).await.unwrap();
+                black_box(created)
+            }
         });
     });
     group.bench_function("instantiate", |b| {

@@ -9,6 +9,7 @@ use super::bindings::{
     UpdateCallLogRequest, UpsertCallDispositionRequest, UserInfo,
 };
 use super::sandbox::{CallStats, Sandbox};
+use crate::kv::KvWrites;
 
 /// One loaded adapter version, ready to serve. Share it behind an `Arc`;
 /// every call makes its own instance.
@@ -34,9 +35,12 @@ macro_rules! operations {
             $(
                 $(#[$doc])*
                 pub async fn $method(&self, request: $request) -> Result<$answer, CallError> {
-                    self.sandbox
+                    let (answer, writes) = self
+                        .sandbox
                         .call($wit, async |guest, store| guest.$export(store, &request).await)
-                        .await
+                        .await?;
+                    self.sandbox.commit(writes).await?;
+                    Ok(answer)
                 }
             )*
         }
@@ -46,8 +50,6 @@ macro_rules! operations {
 operations! {
     /// Check a credential and say whose it is.
     get_user_info / call_get_user_info (LoginRequest) -> UserInfo = "get-user-info";
-    /// Create the CRM record for a call.
-    create_call_log / call_create_call_log (CreateCallLogRequest) -> CallLogCreated = "create-call-log";
     /// Read a call log back.
     get_call_log / call_get_call_log (GetCallLogRequest) -> CallLogDetails = "get-call-log";
     /// Change a call log.
@@ -61,6 +63,20 @@ operations! {
 }
 
 impl Adapter {
+    /// Create the CRM record for a call. The call's `kv` writes come back
+    /// uncommitted, for the caller to commit together with the call log it
+    /// records; if the call fails they are committed here.
+    pub async fn create_call_log(
+        &self,
+        request: CreateCallLogRequest,
+    ) -> Result<(CallLogCreated, KvWrites), CallError> {
+        self.sandbox
+            .call("create-call-log", async |guest, store| {
+                guest.call_create_call_log(store, &request).await
+            })
+            .await
+    }
+
     /// The manifest read at load.
     pub fn manifest(&self) -> &AdapterManifest {
         &self.manifest
@@ -77,5 +93,6 @@ impl Adapter {
         self.sandbox
             .call("instantiate", async |_guest, _store| Ok(Ok(())))
             .await
+            .map(|((), _writes)| ())
     }
 }

@@ -127,6 +127,8 @@ impl Runtime {
                 guest.call_manifest(store).await.map(Ok::<_, AdapterError>)
             })
             .await
+            // `manifest` must not use `kv`: what it wrote is never committed.
+            .map(|(manifest, _writes)| manifest)
             .map_err(LoadError::Manifest)?;
         let declared = manifest::validate(&manifest)?;
         let allowed = settings.egress.apply(declared)?;

@@ -3,7 +3,7 @@
 
 use super::bindings::switchboard::adapter::{config, kv, log};
 use super::egress::{EgressHooks, EgressPolicy};
-use crate::kv::AdapterKv;
+use crate::kv::{AdapterKv, KvWrites};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +16,10 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 pub const MAX_KV_KEY_BYTES: usize = 512;
 /// Largest value an adapter may store in `kv`.
 pub const MAX_KV_VALUE_BYTES: usize = 1024 * 1024;
+/// Most bytes of `kv` writes a call holds before committing them early:
+/// past it, the writes so far commit on their own, and the rest still
+/// commit when the call ends.
+const MAX_PENDING_KV_BYTES: usize = 4 * MAX_KV_VALUE_BYTES;
 
 /// What every instance of one adapter version shares.
 pub(super) struct AdapterEnv {
@@ -104,6 +108,8 @@ pub(super) struct HostState {
     pub(super) limiter: MemoryLimiter,
     /// Time this call has spent running wasm.
     pub(super) cpu: CpuMeter,
+    /// The call's `kv` writes, not yet committed (see [`crate::kv`]).
+    pub(super) writes: KvWrites,
     env: Arc<AdapterEnv>,
 }
 
@@ -127,6 +133,7 @@ impl HostState {
                 refused: false,
             },
             cpu: CpuMeter::new(cpu_budget),
+            writes: KvWrites::new(env.platform.clone()),
             env,
         }
     }
@@ -180,6 +187,11 @@ fn check_key(key: &str) -> Result<(), String> {
     if key.is_empty() || key.len() > MAX_KV_KEY_BYTES {
         return Err(format!("keys must be 1 to {MAX_KV_KEY_BYTES} bytes"));
     }
+    // PostgreSQL text cannot hold NUL; refuse it on every store alike, now
+    // rather than when the call's writes commit.
+    if key.contains('\0') {
+        return Err("keys must not contain NUL".to_owned());
+    }
     Ok(())
 }
 
@@ -189,9 +201,27 @@ fn storage_failed(platform: &str, err: anyhow::Error) -> String {
     "storage unavailable".to_owned()
 }
 
+impl HostState {
+    /// Commit the call's writes so far.
+    async fn commit_writes(&mut self) -> Result<(), String> {
+        let writes = self.writes.take();
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let env = &self.env;
+        env.kv
+            .apply(&writes)
+            .await
+            .map_err(|e| storage_failed(&env.platform, e))
+    }
+}
+
 impl kv::Host for HostState {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
         check_key(&key)?;
+        if let Some(pending) = self.writes.get(&key) {
+            return Ok(pending.map(<[u8]>::to_vec));
+        }
         let env = &self.env;
         env.kv
             .get(&env.platform, &key)
@@ -204,24 +234,26 @@ impl kv::Host for HostState {
         if value.len() > MAX_KV_VALUE_BYTES {
             return Err(format!("values must be at most {MAX_KV_VALUE_BYTES} bytes"));
         }
-        let env = &self.env;
-        env.kv
-            .set(&env.platform, &key, &value)
-            .await
-            .map_err(|e| storage_failed(&env.platform, e))
+        self.writes.set(key, value);
+        if self.writes.bytes() > MAX_PENDING_KV_BYTES {
+            self.commit_writes().await?;
+        }
+        Ok(())
     }
 
     async fn delete(&mut self, key: String) -> Result<(), String> {
         check_key(&key)?;
-        let env = &self.env;
-        env.kv
-            .delete(&env.platform, &key)
-            .await
-            .map_err(|e| storage_failed(&env.platform, e))
+        self.writes.delete(key);
+        Ok(())
     }
 
     async fn increment(&mut self, key: String, delta: i64) -> Result<i64, String> {
         check_key(&key)?;
+        // The counter starts from what the call wrote to it, so that write
+        // commits first.
+        if self.writes.get(&key).is_some() {
+            self.commit_writes().await?;
+        }
         let env = &self.env;
         env.kv
             .increment(&env.platform, &key, delta)

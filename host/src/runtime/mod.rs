@@ -81,6 +81,9 @@ pub enum CallError {
     /// The adapter's answer is larger than the host accepts.
     #[error("adapter answered with {0}")]
     OutputTooLarge(String),
+    /// The adapter's `kv` writes could not be committed when its call ended.
+    #[error("the adapter's storage writes could not be committed: {0}")]
+    Storage(String),
 }
 
 /// Why a component could not be loaded as an adapter.

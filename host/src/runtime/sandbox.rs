@@ -7,6 +7,7 @@ use super::bindings::{AdapterError, AdapterWorldPre, Guest};
 use super::host::{AdapterEnv, HostState};
 use super::limits::Limits;
 use super::output::Output;
+use crate::kv::KvWrites;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::{CallHook, Store, UpdateDeadline};
@@ -76,7 +77,9 @@ impl Sandbox {
         store
     }
 
-    /// Run one export in a fresh instance, within the call's limits.
+    /// Run one export in a fresh instance, within the call's limits. On
+    /// success, the call's uncommitted `kv` writes come back with the answer
+    /// for the caller to commit; a failed call's writes are committed here.
     pub(super) async fn call<R: Output>(
         &self,
         operation: &'static str,
@@ -84,13 +87,25 @@ impl Sandbox {
             &Guest,
             &mut Store<HostState>,
         ) -> wasmtime::Result<Result<R, AdapterError>>,
-    ) -> Result<R, CallError> {
+    ) -> Result<(R, KvWrites), CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let result = self.call_within_limits(operation, export).await;
         if result.is_err() {
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
         }
         result
+    }
+
+    /// Commit writes of a call: a failure is the call's failure.
+    pub(super) async fn commit(&self, writes: KvWrites) -> Result<(), CallError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.env.kv.apply(&writes).await.map_err(|e| {
+            let (platform, version) = (&self.env.platform, &self.env.version);
+            tracing::error!(adapter = %platform, %version, error = %format!("{e:#}"), "committing an adapter call's kv writes");
+            CallError::Storage(e.to_string())
+        })
     }
 
     async fn call_within_limits<R: Output>(
@@ -100,7 +115,7 @@ impl Sandbox {
             &Guest,
             &mut Store<HostState>,
         ) -> wasmtime::Result<Result<R, AdapterError>>,
-    ) -> Result<R, CallError> {
+    ) -> Result<(R, KvWrites), CallError> {
         let _slot = match &self.slots {
             Some(slots) => Some(
                 slots
@@ -116,10 +131,11 @@ impl Sandbox {
             export(instance.switchboard_adapter_adapter(), &mut store).await
         })
         .await;
+        let writes = store.data_mut().writes.take();
         let state = store.data();
         let result = match outcome {
             Ok(Ok(Ok(value))) => match value.oversize() {
-                None => return Ok(value),
+                None => return Ok((value, writes)),
                 Some(why) => CallError::OutputTooLarge(why),
             },
             Ok(Ok(Err(error))) => CallError::Adapter(error),
@@ -141,7 +157,12 @@ impl Sandbox {
         } else {
             tracing::warn!(adapter = %platform, %version, operation, error = %result, "adapter call failed");
         }
-        Err(result)
+        // What the adapter wrote before failing stays written, as each write
+        // would have been had it committed on its own.
+        Err(match self.commit(writes).await {
+            Ok(()) => result,
+            Err(storage) => storage,
+        })
     }
 
     fn classify(&self, error: &wasmtime::Error, state: &HostState) -> CallError {

@@ -1,8 +1,9 @@
 //! Call logs: reserve-then-create, lookup by session, update.
 //!
 //! A create first inserts a `pending` row under the unique key (platform,
-//! user, session), then calls the adapter, then records the CRM's id, or
-//! deletes the reservation if the call failed. Concurrent creates of one
+//! user, session), then calls the adapter, then records the CRM's id in
+//! the same transaction as the adapter's `kv` writes, or deletes the
+//! reservation if the call failed. Concurrent creates of one
 //! session therefore make exactly one adapter call; the others answer
 //! `LOG_IN_PROGRESS` while it runs and "existing log" after. The sequence
 //! runs in its own task (in the request's span, so what the adapter logs
@@ -189,10 +190,10 @@ impl Service {
             });
             let created = holding_lease(service.store.as_ref(), &key, creating).await;
             match created {
-                Ok(created) => {
+                Ok((created, writes)) => {
                     service
                         .store
-                        .complete_call_log(&key, &created.log_id)
+                        .complete_call_log(&key, &created.log_id, &writes)
                         .await?;
                     let (platform, user_id) = (&key.platform, &key.user_id);
                     service

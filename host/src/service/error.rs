@@ -84,6 +84,8 @@ impl From<CallError> for AdapterFailure {
             CallError::EgressDenied(reason) => Self::EgressDenied(reason),
             CallError::OutputTooLarge(_) => Self::OutputTooLarge(error.to_string()),
             CallError::Busy => Self::Busy,
+            // `adapter_error` answers it as `StoreUnavailable` instead.
+            CallError::Storage(_) => Self::Internal(error.to_string()),
         }
     }
 }
@@ -162,8 +164,12 @@ impl From<StoreError> for ServiceError {
 
 /// Turn a runtime call error of `platform`'s adapter into a service error.
 pub(super) fn adapter_error(platform: &str) -> impl FnOnce(CallError) -> ServiceError + '_ {
-    move |error| ServiceError::Adapter {
-        platform: platform.to_owned(),
-        failure: error.into(),
+    move |error| match error {
+        // The adapter did its part; storing what it wrote failed.
+        CallError::Storage(why) => ServiceError::StoreUnavailable(why),
+        error => ServiceError::Adapter {
+            platform: platform.to_owned(),
+            failure: error.into(),
+        },
     }
 }

@@ -20,7 +20,7 @@ mod writer;
 pub use fleet::{ReplicaRecord, ServedAdapter};
 pub use writer::WriteError;
 
-use crate::kv::AdapterKv;
+use crate::kv::{AdapterKv, KvWrites};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -290,8 +290,14 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// still holds the reservation.
     async fn renew_call_log(&self, key: &CallLogKey) -> Result<bool>;
 
-    /// Turn this caller's reservation into a logged row with the CRM's id.
-    async fn complete_call_log(&self, key: &CallLogKey, log_id: &str) -> Result<()>;
+    /// Turn this caller's reservation into a logged row with the CRM's id,
+    /// committing the adapter call's `kv` writes in the same transaction.
+    async fn complete_call_log(
+        &self,
+        key: &CallLogKey,
+        log_id: &str,
+        writes: &KvWrites,
+    ) -> Result<()>;
 
     /// Drop this caller's reservation after the create failed.
     async fn release_call_log(&self, key: &CallLogKey) -> Result<()>;

@@ -2,6 +2,11 @@
 //!
 //! Values survive restarts and reloads. Keys are scoped to the adapter's
 //! platform, so two adapters never see each other's data.
+//!
+//! A call's `set`s and `delete`s commit together when the call ends (a
+//! `create-call-log`'s together with the call log the host records): the
+//! call reads its own writes at once, other calls see them once it has
+//! ended. `increment` is atomic and immediate.
 
 use crate::__bindings::switchboard::adapter::kv as raw;
 use crate::AdapterError;

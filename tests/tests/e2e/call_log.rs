@@ -1,7 +1,7 @@
 //! `/callLog`: create, find, update, bad input, concurrency and isolation.
 
 use serde_json::{Value, json};
-use switchboard_tests::{Dirs, TestServer, artifacts, create_body};
+use switchboard_tests::{DEADLINE, Dirs, TestServer, artifacts, create_body, wait_until};
 
 async fn testcrm() -> (Dirs, TestServer, String) {
     let dirs = Dirs::with_adapters(&[artifacts::TESTCRM]);
@@ -372,5 +372,36 @@ async fn users_never_see_or_change_each_others_logs() {
         bob_view.body["logs"][0]["logId"]
     );
     assert_eq!(dirs.testcrm_records().await.len(), 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creates_kv_writes_commit_with_its_call_log_and_not_before() {
+    let dirs = Dirs::with_adapters(&[artifacts::HOSTILE]);
+    let server = TestServer::start(&dirs, &[]).await;
+    let token = server.login("hostile", "k").await;
+    let body = create_body("stash-1", json!(1), "stash 1500");
+    let (reply, seen_mid_call) = tokio::join!(server.create(&token, &body), async {
+        // `stashing` commits at once, and the adapter sets `stash/stash-1`
+        // before it: once it reads 1, the set has been made.
+        wait_until(DEADLINE, async || {
+            match dirs.kv_keys("hostile", "stashing").await.is_empty() {
+                true => Err("the adapter has not reached its nap".to_owned()),
+                false => Ok(()),
+            }
+        })
+        .await;
+        dirs.kv_keys("hostile", "stash/").await
+    });
+    assert!(
+        seen_mid_call.is_empty(),
+        "a write is stored before its call ended: {seen_mid_call:?}"
+    );
+    // The adapter read its own write back, and the write is stored with the
+    // logged call.
+    assert_eq!(reply.body["logId"], "stashed", "{}", reply.body);
+    assert_eq!(dirs.kv_keys("hostile", "stash/").await, ["stash/stash-1"]);
+    let found = server.find(&token, "stash-1", false).await;
+    assert_eq!(found.body["logs"][0]["logId"], "stashed", "{}", found.body);
     server.stop().await;
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard::kv::AdapterKv;
+use switchboard::kv::{AdapterKv, KvWrites};
 use switchboard::store::postgres::PgOptions;
 use switchboard::store::sealed::{Sealer, SecretKey};
 use switchboard::store::{
@@ -154,7 +154,29 @@ async fn reservations_complete_release_and_read_back_on_both_stores() {
         };
         assert_eq!(row.state, CallLogState::Pending);
         assert!(store.renew_call_log(&one).await.unwrap());
-        store.complete_call_log(&one, "log-1").await.unwrap();
+        // The adapter call's writes commit with the completion.
+        let mut before = KvWrites::new("p");
+        before.set("gone", b"x".to_vec());
+        store.apply(&before).await.unwrap();
+        let mut writes = KvWrites::new("p");
+        writes.set("record/1", b"made".to_vec());
+        writes.delete("gone");
+        store
+            .complete_call_log(&one, "log-1", &writes)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get("p", "record/1").await.unwrap().as_deref(),
+            Some(&b"made"[..]),
+            "{}",
+            backend.url
+        );
+        assert_eq!(
+            store.get("p", "gone").await.unwrap(),
+            None,
+            "{}",
+            backend.url
+        );
         let Reservation::Exists(row) = store.reserve_call_log(&one, None, None).await.unwrap()
         else {
             panic!("a logged session is reserved again")
@@ -187,15 +209,20 @@ async fn kv_is_scoped_by_platform_and_increments_atomically_on_both_stores() {
     for backend in both().await {
         let store = open(&backend.url).await;
         let kv: Arc<dyn AdapterKv> = store.clone();
-        kv.set("p", "k", b"one").await.unwrap();
-        kv.set("p", "k", b"two").await.unwrap();
+        let mut writes = KvWrites::new("p");
+        writes.set("k", b"one".to_vec());
+        kv.apply(&writes).await.unwrap();
+        writes.set("k", b"two".to_vec());
+        kv.apply(&writes).await.unwrap();
         assert_eq!(
             kv.get("p", "k").await.unwrap().as_deref(),
             Some(&b"two"[..])
         );
         assert_eq!(kv.get("q", "k").await.unwrap(), None, "{}", backend.url);
-        kv.delete("p", "k").await.unwrap();
-        kv.delete("p", "k").await.unwrap();
+        let mut writes = KvWrites::new("p");
+        writes.delete("k");
+        kv.apply(&writes).await.unwrap();
+        kv.apply(&writes).await.unwrap();
         assert_eq!(kv.get("p", "k").await.unwrap(), None);
 
         // Two "replicas" (two stores on one database) add at once.
@@ -251,9 +278,14 @@ async fn an_expired_lease_is_taken_over_and_the_late_owner_cannot_complete() {
     .await;
     // A comes back late: it no longer owns the row and changes nothing.
     assert!(!a.renew_call_log(&session).await.unwrap());
-    a.complete_call_log(&session, "log-from-a").await.unwrap();
+    let none = KvWrites::new("p");
+    a.complete_call_log(&session, "log-from-a", &none)
+        .await
+        .unwrap();
     a.release_call_log(&session).await.unwrap();
-    b.complete_call_log(&session, "log-from-b").await.unwrap();
+    b.complete_call_log(&session, "log-from-b", &none)
+        .await
+        .unwrap();
     let rows = a.call_logs("p", "u-p", &["lease".into()]).await.unwrap();
     assert_eq!(rows[0].log_id(), Some("log-from-b"));
 }

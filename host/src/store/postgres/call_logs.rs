@@ -10,7 +10,9 @@
 //! past the expiry) cannot overwrite the one that took over.
 
 use super::PgStore;
+use super::kv::{WRITE_KV, bind_writes};
 use crate::clock::now_ms;
+use crate::kv::KvWrites;
 use crate::store::{CallLogKey, CallLogRow, CallLogState, Reservation, Result};
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
@@ -113,23 +115,32 @@ impl PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Turn this replica's reservation into a logged row with the CRM's id.
-    pub(super) async fn complete(&self, key: &CallLogKey, log_id: &str) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE call_logs
-             SET state = 'logged', log_id = $5, lease_owner = NULL, lease_expires_at = NULL,
-                 updated_at = $6
-             WHERE platform = $1 AND user_id = $2 AND session_id = $3
-               AND state = 'pending' AND lease_owner = $4",
-        )
-        .bind(&key.platform)
-        .bind(&key.user_id)
-        .bind(&key.session_id)
-        .bind(&self.replica)
-        .bind(log_id)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+    /// Turn this replica's reservation into a logged row with the CRM's id,
+    /// and commit the adapter call's `kv` writes: one statement, so one
+    /// transaction and one round trip. The writes are kept even when the
+    /// lease was lost: they describe what the adapter did.
+    pub(super) async fn complete(
+        &self,
+        key: &CallLogKey,
+        log_id: &str,
+        writes: &KvWrites,
+    ) -> Result<()> {
+        let sql = format!(
+            "{WRITE_KV}
+             UPDATE call_logs
+             SET state = 'logged', log_id = $10, lease_owner = NULL, lease_expires_at = NULL,
+                 updated_at = $2
+             WHERE platform = $6 AND user_id = $7 AND session_id = $8
+               AND state = 'pending' AND lease_owner = $9"
+        );
+        let done = bind_writes(sqlx::query(&sql), writes)
+            .bind(&key.platform)
+            .bind(&key.user_id)
+            .bind(&key.session_id)
+            .bind(&self.replica)
+            .bind(log_id)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             tracing::error!(
                 platform = %key.platform,

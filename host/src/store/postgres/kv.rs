@@ -1,9 +1,11 @@
 //! The `adapter_kv` table on PostgreSQL: each adapter's key-value data,
-//! scoped by platform. `increment` is one upsert, atomic across replicas.
+//! scoped by platform. `increment` is one upsert, atomic across replicas;
+//! a call's writes are one statement ([`WRITE_KV`]), which a create's
+//! completion shares.
 
 use super::PgStore;
 use crate::clock::now_ms;
-use crate::kv::AdapterKv;
+use crate::kv::{AdapterKv, KvWrites};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -16,30 +18,6 @@ impl AdapterKv for PgStore {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(value)
-    }
-
-    async fn set(&self, platform: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO adapter_kv (platform, key, value, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (platform, key) DO UPDATE SET
-                value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(platform)
-        .bind(key)
-        .bind(value)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn delete(&self, platform: &str, key: &str) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM adapter_kv WHERE platform = $1 AND key = $2")
-            .bind(platform)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     async fn increment(&self, platform: &str, key: &str, delta: i64) -> anyhow::Result<i64> {
@@ -62,4 +40,47 @@ impl AdapterKv for PgStore {
         .await?;
         Ok(value)
     }
+
+    async fn apply(&self, writes: &KvWrites) -> anyhow::Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        bind_writes(sqlx::query(&format!("{WRITE_KV} SELECT 1")), writes)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Common table expressions that write a [`KvWrites`] within a statement
+/// (so within its transaction): `$1` platform, `$2` time, `$3`/`$4` the
+/// keys and values set, `$5` the keys deleted. The keys of `$3` and `$5`
+/// never overlap, and none repeats. Follow it with the statement's own
+/// query, which numbers its parameters from `$6`.
+pub(super) const WRITE_KV: &str = "
+    WITH kv_set AS (
+        INSERT INTO adapter_kv (platform, key, value, updated_at)
+        SELECT $1, key, value, $2 FROM unnest($3::text[], $4::bytea[]) AS w(key, value)
+        ON CONFLICT (platform, key) DO UPDATE SET
+            value = excluded.value, updated_at = excluded.updated_at
+    ), kv_deleted AS (
+        DELETE FROM adapter_kv WHERE platform = $1 AND key = ANY($5::text[])
+    )";
+
+/// Bind `$1`…`$5` of [`WRITE_KV`].
+pub(super) fn bind_writes<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    writes: &KvWrites,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let (keys, values): (Vec<String>, Vec<Vec<u8>>) = writes
+        .sets()
+        .map(|(key, value)| (key.to_owned(), value.to_vec()))
+        .unzip();
+    let deleted: Vec<String> = writes.deletes().map(str::to_owned).collect();
+    query
+        .bind(writes.platform().to_owned())
+        .bind(now_ms())
+        .bind(keys)
+        .bind(values)
+        .bind(deleted)
 }

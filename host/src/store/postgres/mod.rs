@@ -29,6 +29,7 @@ use super::{
     CallLogKey, CallLogRow, OAuthTokens, ReplicaRecord, Reservation, Result, Store, StoreHealth,
     User, UserLock,
 };
+use crate::kv::KvWrites;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use sqlx::ConnectOptions;
@@ -155,8 +156,13 @@ impl Store for PgStore {
         self.renew(key).await
     }
 
-    async fn complete_call_log(&self, key: &CallLogKey, log_id: &str) -> Result<()> {
-        self.complete(key, log_id).await
+    async fn complete_call_log(
+        &self,
+        key: &CallLogKey,
+        log_id: &str,
+        writes: &KvWrites,
+    ) -> Result<()> {
+        self.complete(key, log_id, writes).await
     }
 
     async fn release_call_log(&self, key: &CallLogKey) -> Result<()> {

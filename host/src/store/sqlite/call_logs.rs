@@ -9,6 +9,7 @@
 
 use super::SqliteStore;
 use crate::clock::now_ms;
+use crate::kv::KvWrites;
 use crate::store::{CallLogKey, CallLogRow, CallLogState, Reservation, Result};
 use rusqlite::{params, params_from_iter};
 use std::collections::HashMap;
@@ -107,15 +108,22 @@ impl SqliteStore {
         Ok(Reservation::Reserved)
     }
 
-    /// Write the logged row of a reservation with the CRM's id, then let
-    /// the reservation go.
-    pub(super) async fn complete(&self, key: &CallLogKey, log_id: &str) -> Result<()> {
+    /// Write the logged row of a reservation with the CRM's id, and the
+    /// adapter call's `kv` writes, in one transaction; then let the
+    /// reservation go.
+    pub(super) async fn complete(
+        &self,
+        key: &CallLogKey,
+        log_id: &str,
+        writes: &KvWrites,
+    ) -> Result<()> {
         let details = self.in_flight.lock().get(key).cloned();
         let (telephony_session_id, contact_id) = details.unwrap_or_default();
-        let (row_key, log_id) = (key.clone(), log_id.to_owned());
+        let (row_key, log_id, writes) = (key.clone(), log_id.to_owned(), writes.clone());
         let written = self
             .writer
             .write(move |c| {
+                super::kv::write_kv(c, &writes)?;
                 let now = now_ms();
                 c.prepare_cached(
                     "INSERT INTO call_logs (platform, user_id, session_id, telephony_session_id,
@@ -207,7 +215,7 @@ mod tests {
         };
         assert_eq!(row.state, CallLogState::Pending);
         store
-            .complete_call_log(&key("s1"), "L1")
+            .complete_call_log(&key("s1"), "L1", &crate::kv::KvWrites::new("p"))
             .await
             .expect("completes");
         let rows = store

@@ -2,9 +2,9 @@
 
 use super::SqliteStore;
 use crate::clock::now_ms;
-use crate::kv::AdapterKv;
+use crate::kv::{AdapterKv, KvWrites};
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 #[async_trait]
 impl AdapterKv for SqliteStore {
@@ -17,32 +17,6 @@ impl AdapterKv for SqliteStore {
             .optional()
         })?;
         Ok(value)
-    }
-
-    async fn set(&self, platform: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
-        let (platform, key, value) = (platform.to_owned(), key.to_owned(), value.to_vec());
-        self.writer
-            .write(move |c| {
-                c.prepare_cached(
-                    "INSERT INTO adapter_kv (platform, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (platform, key) DO UPDATE SET
-                        value = excluded.value, updated_at = excluded.updated_at",
-                )?
-                .execute(params![platform, key, value, now_ms()])
-            })
-            .await?;
-        Ok(())
-    }
-
-    async fn delete(&self, platform: &str, key: &str) -> anyhow::Result<()> {
-        let (platform, key) = (platform.to_owned(), key.to_owned());
-        self.writer
-            .write(move |c| {
-                c.prepare_cached("DELETE FROM adapter_kv WHERE platform = ?1 AND key = ?2")?
-                    .execute([platform, key])
-            })
-            .await?;
-        Ok(())
     }
 
     async fn increment(&self, platform: &str, key: &str, delta: i64) -> anyhow::Result<i64> {
@@ -64,17 +38,52 @@ impl AdapterKv for SqliteStore {
             .await?;
         Ok(value)
     }
+
+    async fn apply(&self, writes: &KvWrites) -> anyhow::Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let writes = writes.clone();
+        self.writer.write(move |c| write_kv(c, &writes)).await?;
+        Ok(())
+    }
+}
+
+/// Run `writes` on `c`, inside the caller's transaction.
+pub(super) fn write_kv(c: &Connection, writes: &KvWrites) -> rusqlite::Result<()> {
+    let now = now_ms();
+    let platform = writes.platform();
+    if writes.sets().next().is_some() {
+        let mut upsert = c.prepare_cached(
+            "INSERT INTO adapter_kv (platform, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (platform, key) DO UPDATE SET
+                value = excluded.value, updated_at = excluded.updated_at",
+        )?;
+        for (key, value) in writes.sets() {
+            upsert.execute(params![platform, key, value, now])?;
+        }
+    }
+    if writes.deletes().next().is_some() {
+        let mut delete =
+            c.prepare_cached("DELETE FROM adapter_kv WHERE platform = ?1 AND key = ?2")?;
+        for key in writes.deletes() {
+            delete.execute([platform, key])?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::open;
-    use crate::kv::AdapterKv;
+    use crate::kv::{AdapterKv, KvWrites};
 
     #[tokio::test]
     async fn kv_is_scoped_and_counts_atomically() {
         let (_dir, store) = open().await;
-        store.set("a", "k", b"one").await.expect("sets");
+        let mut writes = KvWrites::new("a");
+        writes.set("k", b"one".to_vec());
+        store.apply(&writes).await.expect("sets");
         assert_eq!(
             store.get("a", "k").await.expect("gets"),
             Some(b"one".to_vec())
@@ -88,7 +97,9 @@ mod tests {
             store.get("a", "n").await.expect("gets"),
             Some(b"20".to_vec())
         );
-        store.delete("a", "k").await.expect("deletes");
+        let mut writes = KvWrites::new("a");
+        writes.delete("k");
+        store.apply(&writes).await.expect("deletes");
         assert_eq!(store.get("a", "k").await.expect("gets"), None);
     }
 }

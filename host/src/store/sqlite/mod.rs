@@ -32,6 +32,7 @@ use super::{
     CallLogKey, CallLogRow, OAuthTokens, ReplicaRecord, Reservation, Result, Store, StoreHealth,
     User, UserLock,
 };
+use crate::kv::KvWrites;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use readers::Readers;
@@ -135,8 +136,13 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    async fn complete_call_log(&self, key: &CallLogKey, log_id: &str) -> Result<()> {
-        self.complete(key, log_id).await
+    async fn complete_call_log(
+        &self,
+        key: &CallLogKey,
+        log_id: &str,
+        writes: &KvWrites,
+    ) -> Result<()> {
+        self.complete(key, log_id, writes).await
     }
 
     async fn release_call_log(&self, key: &CallLogKey) -> Result<()> {
@@ -218,10 +224,12 @@ pub(super) mod tests {
 
     #[tokio::test]
     async fn closing_checkpoints_the_wal() {
-        use crate::kv::AdapterKv;
+        use crate::kv::{AdapterKv, KvWrites};
         use crate::store::Store;
         let (dir, store) = open().await;
-        store.set("p", "k", b"v").await.expect("sets");
+        let mut writes = KvWrites::new("p");
+        writes.set("k", b"v".to_vec());
+        store.apply(&writes).await.expect("sets");
         let wal = dir.path().join("t.db-wal");
         assert!(std::fs::metadata(&wal).expect("a WAL").len() > 0);
         store.close().await;
