@@ -7,7 +7,7 @@ use crate::config::SandboxConfig;
 use crate::kv::{AdapterKv, KvWrites};
 use crate::registry::{AdapterStatus, read_operator_file};
 use crate::runtime::{AuthType, Runtime};
-use crate::store::ReplicaRecord;
+use crate::store::{ReplicaRecord, Store};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
@@ -102,12 +102,25 @@ pub struct RotateArgs {
     pub new_secret_key: Option<SecretString>,
 }
 
+/// How recently a replica must have sent a heartbeat for `rotate-secret-key`
+/// to count it as running: well past the default heartbeat interval (5 s).
+const ROTATION_SILENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Re-seal every stored credential with a new key, in one transaction. Run
-/// it with the server stopped. When the key lives in `<data-dir>/secret-key`,
-/// the file is replaced once the database is; the new key is first written
-/// beside it as `secret-key.new`, so a crash in between loses nothing.
+/// it with the server stopped (on PostgreSQL, every replica; it refuses
+/// while one sends heartbeats). When the key lives in
+/// `<data-dir>/secret-key`, the file is replaced once the database is; the
+/// new key is first written beside it as `secret-key.new`, so a crash in
+/// between loses nothing.
 pub async fn rotate_secret_key(args: &RotateArgs) -> anyhow::Result<String> {
     use crate::store::sealed::{Sealer, SecretKey};
+    let url = crate::config::database_url(args.database_url.as_deref(), &args.data_dir);
+    let postgres = crate::config::is_postgres_url(&url);
+    anyhow::ensure!(
+        !postgres || args.secret_key.is_some(),
+        "on PostgreSQL, give the current key in --secret-key: the replicas share it, \
+         so no data directory holds it"
+    );
     let key_file = args.data_dir.join("secret-key");
     let current = match &args.secret_key {
         Some(text) => SecretKey::from_hex(text.expose_secret())
@@ -140,16 +153,17 @@ pub async fn rotate_secret_key(args: &RotateArgs) -> anyhow::Result<String> {
         crate::private_file::write_new(&staged, new.to_hex().expose_secret().as_bytes())
             .with_context(|| format!("writing {}", staged.display()))?;
     }
-    let url = crate::config::database_url(args.database_url.as_deref(), &args.data_dir);
-    anyhow::ensure!(
-        !crate::config::is_postgres_url(&url),
-        "rotate-secret-key works on the SQLite store only; on PostgreSQL, keep --secret-key"
-    );
-    let store = crate::store::sqlite::SqliteStore::open(&url, Sealer::new(&current))
-        .await
-        .context("opening the database with the current key")?;
-    let count = store.rotate_secret_key(&Sealer::new(&new)).await?;
-    crate::store::Store::close(&store).await;
+    let (current_sealer, new_sealer) = (Sealer::new(&current), Sealer::new(&new));
+    let count = if postgres {
+        reseal_on_postgres(&url, current_sealer, &new_sealer).await?
+    } else {
+        let store = crate::store::sqlite::SqliteStore::open(&url, current_sealer)
+            .await
+            .context("opening the database with the current key")?;
+        let count = store.rotate_secret_key(&new_sealer).await?;
+        Store::close(&store).await;
+        count
+    };
     let mut out = format!(
         "re-sealed {count} credential value(s): key {} -> {}\n",
         current.id(),
@@ -166,6 +180,42 @@ pub async fn rotate_secret_key(args: &RotateArgs) -> anyhow::Result<String> {
         )?;
     }
     Ok(out)
+}
+
+/// Re-seal on PostgreSQL, once no replica is running.
+async fn reseal_on_postgres(
+    url: &str,
+    current: crate::store::sealed::Sealer,
+    new: &crate::store::sealed::Sealer,
+) -> anyhow::Result<usize> {
+    use crate::store::postgres::{PgOptions, PgStore};
+    let options = PgOptions {
+        pool_size: 2,
+        statement_timeout: std::time::Duration::from_secs(60),
+        lease: std::time::Duration::from_secs(60),
+        replica_id: "rotate-secret-key".to_owned(),
+    };
+    let store = PgStore::connect(url, &options, current)
+        .await
+        .context("opening the database with the current key")?;
+    let running = store
+        .live_replicas(ROTATION_SILENCE)
+        .await?
+        .unwrap_or_default();
+    if !running.is_empty() {
+        let ids: Vec<&str> = running.iter().map(|r| r.id.as_str()).collect();
+        store.close().await;
+        bail!(
+            "stop every replica first: {} sent a heartbeat within {}s ({}); a replica \
+             killed without shutting down counts until then",
+            running.len(),
+            ROTATION_SILENCE.as_secs(),
+            ids.join(", ")
+        );
+    }
+    let count = store.rotate_secret_key(new).await;
+    store.close().await;
+    count
 }
 
 /// `GET <url><path>` with the admin token: the JSON answer, or why not.

@@ -60,6 +60,24 @@ fn open(
         .transpose()
 }
 
+/// A stored value of `user`'s `column`, sealed with `current`, opened and
+/// sealed again with `new` (for `rotate-secret-key`).
+pub(super) fn reseal(
+    current: &Sealer,
+    new: &Sealer,
+    user: &str,
+    column: &str,
+    value: &str,
+) -> Result<String> {
+    let plain = open(current, user, column, Some(value.to_owned()))?.unwrap_or_default();
+    seal(new, user, column, &plain)
+}
+
+/// The SQL (the same in both stores) listing every user's sealed values:
+/// `id, credential, refresh_token`.
+pub(super) const SEALED_VALUES: &str =
+    "SELECT id, credential, refresh_token FROM users WHERE credential IS NOT NULL";
+
 impl CredentialColumns {
     /// The columns that store `credential` for user `id`, sealed.
     pub(super) fn seal(

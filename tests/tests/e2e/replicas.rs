@@ -464,3 +464,72 @@ async fn the_fleet_view_lists_live_replicas_and_flags_version_skew() {
     .await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_key_rotates_once_every_replica_has_stopped() {
+    use secrecy::SecretString;
+    use switchboard::cli::{RotateArgs, rotate_secret_key};
+    const NEW_KEY: &str = "0dd50dd50dd50dd50dd50dd50dd50dd50dd50dd50dd50dd50dd50dd50dd50dd5";
+    let pg = Postgres::start();
+    let dirs = Dirs::with_adapters(&[artifacts::TESTCRM]);
+    let a = TestServer::start(&dirs, &strs(&on(&pg, &[]))).await;
+    let token = a.login("testCRM", "key-1").await;
+    let first = a.create(&token, &create_body("before", json!(1), "")).await;
+    assert_eq!(first.body["successful"], true, "{}", first.body);
+
+    let scratch = tempfile::tempdir().unwrap();
+    let args = RotateArgs {
+        data_dir: scratch.path().to_owned(),
+        database_url: Some(pg.url()),
+        secret_key: Some(SecretString::from(switchboard_tests::SECRET_KEY)),
+        new_secret_key: Some(SecretString::from(NEW_KEY)),
+    };
+    // A replica is running: nothing is touched.
+    let refused = rotate_secret_key(&args).await.unwrap_err().to_string();
+    assert!(refused.contains("stop every replica"), "{refused}");
+    let sealed_before = sealed_credentials(&pg).await;
+
+    a.stop().await;
+    let done = rotate_secret_key(&args).await.unwrap();
+    assert!(done.contains("re-sealed 1 credential value"), "{done}");
+    let sealed_after = sealed_credentials(&pg).await;
+    assert_ne!(sealed_before, sealed_after, "the credential is sealed anew");
+
+    // The old key no longer starts a replica; the new one serves the same
+    // user with the token minted before.
+    let old = store_with_key(&pg, switchboard_tests::SECRET_KEY).await;
+    assert!(old.unwrap_err().contains("rotate-secret-key"));
+    assert!(store_with_key(&pg, NEW_KEY).await.is_ok());
+    let new_key = ["--database-url", &pg.url(), "--secret-key", NEW_KEY].map(str::to_owned);
+    let b = TestServer::start(&dirs, &strs(&new_key)).await;
+    let after = b.create(&token, &create_body("after", json!(1), "")).await;
+    assert_eq!(after.body["successful"], true, "{}", after.body);
+    b.stop().await;
+}
+
+/// Every stored credential, as sealed.
+async fn sealed_credentials(pg: &Postgres) -> Vec<String> {
+    sqlx::query_scalar("SELECT credential FROM users ORDER BY id")
+        .fetch_all(&pg.pool().await)
+        .await
+        .unwrap()
+}
+
+/// Open `pg`'s store sealing with `key`: whether it starts, or why not.
+async fn store_with_key(pg: &Postgres, key: &str) -> Result<(), String> {
+    use switchboard::store::sealed::{Sealer, SecretKey};
+    let options = switchboard::store::postgres::PgOptions {
+        pool_size: 1,
+        statement_timeout: Duration::from_secs(5),
+        lease: Duration::from_secs(5),
+        replica_id: "probe".into(),
+    };
+    let sealer = Sealer::new(&SecretKey::from_hex(key).unwrap());
+    match switchboard::store::postgres::PgStore::connect(&pg.url(), &options, sealer).await {
+        Ok(store) => {
+            switchboard::store::Store::close(&store).await;
+            Ok(())
+        }
+        Err(e) => Err(format!("{e:#}")),
+    }
+}

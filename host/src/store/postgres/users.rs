@@ -3,7 +3,8 @@
 
 use super::PgStore;
 use crate::clock::now_ms;
-use crate::store::credentials::{CredentialColumns, StoredColumns};
+use crate::store::credentials::{CredentialColumns, SEALED_VALUES, StoredColumns, reseal};
+use crate::store::sealed::Sealer;
 use crate::store::{OAuthTokens, Result, StoredCredential, User};
 use sqlx::Row as _;
 
@@ -101,5 +102,39 @@ impl PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Re-seal every stored credential with `new`, in one transaction that
+    /// locks the rows it rewrites. Returns how many values were re-sealed.
+    /// Run with every replica stopped: a replica still on the old key could
+    /// neither open the new values nor write ones the new key opens.
+    pub async fn rotate_secret_key(&self, new: &Sealer) -> anyhow::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!("{SEALED_VALUES} FOR UPDATE"))
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut count = 0;
+        for row in &rows {
+            let id: String = row.try_get(0)?;
+            let mut resealed = [None, None];
+            for (slot, (index, column)) in resealed
+                .iter_mut()
+                .zip([(1, "credential"), (2, "refresh_token")])
+            {
+                if let Some(value) = row.try_get::<Option<String>, _>(index)? {
+                    *slot = Some(reseal(&self.sealer, new, &id, column, &value)?);
+                    count += 1;
+                }
+            }
+            let [credential, refresh_token] = resealed;
+            sqlx::query("UPDATE users SET credential = $2, refresh_token = $3 WHERE id = $1")
+                .bind(&id)
+                .bind(credential)
+                .bind(refresh_token)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(count)
     }
 }

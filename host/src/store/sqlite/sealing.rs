@@ -3,14 +3,14 @@
 //! columns hold them is [`crate::store::credentials`].
 
 use super::SqliteStore;
-use crate::store::credentials::{SEALING_KEY_IDS, context, key_mismatch};
-use crate::store::sealed::{SealError, Sealer};
+use crate::store::StoreError;
+use crate::store::credentials::{SEALED_VALUES, SEALING_KEY_IDS, key_mismatch, reseal};
+use crate::store::sealed::Sealer;
 use rusqlite::params;
-use secrecy::ExposeSecret;
 
 /// A sealing failure as a SQL-side error, for use inside a write.
-fn in_sql(user: &str, column: &str, error: SealError) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(format!("user {user} {column}: {error}").into())
+fn in_sql(error: StoreError) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(error))
 }
 
 impl SqliteStore {
@@ -35,22 +35,16 @@ impl SqliteStore {
             .writer
             .write(move |c| {
                 let rows: Vec<(String, Option<String>, Option<String>)> = c
-                    .prepare(
-                        "SELECT id, credential, refresh_token FROM users WHERE credential IS NOT NULL",
-                    )?
+                    .prepare(SEALED_VALUES)?
                     .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
                     .collect::<rusqlite::Result<_>>()?;
                 let mut count = 0;
                 for (id, credential, refresh_token) in &rows {
-                    for (column, value) in [("credential", credential), ("refresh_token", refresh_token)] {
+                    for (column, value) in
+                        [("credential", credential), ("refresh_token", refresh_token)]
+                    {
                         let Some(value) = value else { continue };
-                        let context = context(id, column);
-                        let plain = current
-                            .open(value, &context)
-                            .map_err(|e| in_sql(id, column, e))?;
-                        let sealed = new
-                            .seal(plain.expose_secret(), &context)
-                            .map_err(|e| in_sql(id, column, e))?;
+                        let sealed = reseal(&current, &new, id, column, value).map_err(in_sql)?;
                         c.execute(
                             &format!("UPDATE users SET {column} = ?2 WHERE id = ?1"),
                             params![id, sealed],
