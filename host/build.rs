@@ -3,9 +3,12 @@
 //! generated from, and is written down in one place only.
 
 fn main() {
-    let wit = concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/adapter.wit");
+    // Read at run time, not baked in: one build script binary may serve
+    // several checkouts sharing a target directory.
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let wit = format!("{dir}/../wit/adapter.wit");
     println!("cargo:rerun-if-changed={wit}");
-    let text = std::fs::read_to_string(wit).expect("reading wit/adapter.wit");
+    let text = std::fs::read_to_string(&wit).expect("reading wit/adapter.wit");
     let version = text
         .lines()
         .find_map(|line| {

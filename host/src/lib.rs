@@ -118,8 +118,8 @@ pub async fn serve(
     let admin_token = config.admin_token.as_ref().map(api::AdminToken::new);
     let app = api::router(
         AppState {
-            service: service.clone(),
-            admin_token,
+            service: std::sync::Arc::new(service.clone()),
+            admin_token: admin_token.map(std::sync::Arc::new),
         },
         limits,
     );

@@ -21,6 +21,7 @@ use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use error::ApiError;
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -28,13 +29,14 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use admin::AdminToken;
 
-/// What every handler can reach.
+/// What every handler can reach. Extractors clone it once or more per
+/// request, so it is two reference counts.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The rules every route applies.
-    pub service: Service,
+    pub service: Arc<Service>,
     /// `None`: the admin API is not mounted.
-    pub admin_token: Option<AdminToken>,
+    pub admin_token: Option<Arc<AdminToken>>,
 }
 
 /// How every request is handled: its limits, and whether it is logged.

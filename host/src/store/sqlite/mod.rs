@@ -24,6 +24,7 @@ mod kv;
 mod migrate;
 mod readers;
 mod sealing;
+mod user_cache;
 mod users;
 
 use super::sealed::Sealer;
@@ -53,6 +54,7 @@ const STATEMENT_CACHE: usize = 64;
 pub struct SqliteStore {
     readers: Arc<Readers>,
     in_flight: Arc<call_logs::InFlight>,
+    users: Arc<user_cache::UserCache>,
     writer: Writer,
     sealer: Sealer,
 }
@@ -89,6 +91,7 @@ impl SqliteStore {
         let store = Self {
             readers: Arc::new(Readers::new(path)),
             in_flight: Arc::default(),
+            users: Arc::default(),
             writer,
             sealer,
         };

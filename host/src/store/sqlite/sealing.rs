@@ -54,8 +54,9 @@ impl SqliteStore {
                 }
                 Ok(count)
             })
-            .await?;
-        Ok(count)
+            .await;
+        self.users.forget(None);
+        Ok(count?)
     }
 }
 

@@ -11,7 +11,9 @@ impl SqliteStore {
     pub(super) async fn write_user(&self, user: &User) -> Result<()> {
         let columns = CredentialColumns::seal(&self.sealer, &user.id, user.credential.as_ref())?;
         let user = user.clone();
-        self.writer
+        let id = user.id.clone();
+        let written = self
+            .writer
             .write(move |c| {
                 c.prepare_cached(
                     "INSERT INTO users (id, platform, crm_user_id, name, hostname, timezone,
@@ -41,12 +43,28 @@ impl SqliteStore {
                     columns.expires_at,
                 ])
             })
-            .await?;
+            .await;
+        self.users.forget(Some(&id));
+        written?;
         Ok(())
     }
 
-    /// A user by App Connect id, credential opened.
+    /// A user by App Connect id, credential opened: from memory when read
+    /// before (see [`super::user_cache`]).
     pub(super) fn read_user(&self, id: &str) -> Result<Option<User>> {
+        if let Some(user) = self.users.get(id) {
+            return Ok(Some(user));
+        }
+        let seen = self.users.writes_so_far();
+        let user = self.read_user_row(id)?;
+        if let Some(user) = &user {
+            self.users.fill(seen, user);
+        }
+        Ok(user)
+    }
+
+    /// A user as the file holds it.
+    fn read_user_row(&self, id: &str) -> Result<Option<User>> {
         let row = self.readers.read(|c| {
             c.prepare_cached(
                 "SELECT id, platform, crm_user_id, name, hostname, timezone, credential_kind,
@@ -84,7 +102,7 @@ impl SqliteStore {
 
     /// Clear a user's credential; whether the user exists.
     pub(super) async fn forget_credential(&self, id: &str) -> Result<bool> {
-        let id = id.to_owned();
+        let owned = id.to_owned();
         let changed = self
             .writer
             .write(move |c| {
@@ -93,18 +111,20 @@ impl SqliteStore {
                                       token_expires_at = NULL, updated_at = ?2
                      WHERE id = ?1",
                 )?
-                .execute(params![id, now_ms()])
+                .execute(params![owned, now_ms()])
             })
-            .await?;
-        Ok(changed > 0)
+            .await;
+        self.users.forget(Some(id));
+        Ok(changed? > 0)
     }
 
     /// Replace an OAuth user's tokens.
     pub(super) async fn write_oauth_tokens(&self, id: &str, tokens: &OAuthTokens) -> Result<()> {
         let credential = StoredCredential::OAuth(tokens.clone());
         let columns = CredentialColumns::seal(&self.sealer, id, Some(&credential))?;
-        let id = id.to_owned();
-        self.writer
+        let owned = id.to_owned();
+        let written = self
+            .writer
             .write(move |c| {
                 c.prepare_cached(
                     "UPDATE users SET credential = ?2, refresh_token = ?3, token_expires_at = ?4,
@@ -112,14 +132,16 @@ impl SqliteStore {
                      WHERE id = ?1 AND credential_kind = 'oauth'",
                 )?
                 .execute(params![
-                    id,
+                    owned,
                     columns.credential,
                     columns.refresh_token,
                     columns.expires_at,
                     now_ms()
                 ])
             })
-            .await?;
+            .await;
+        self.users.forget(Some(id));
+        written?;
         Ok(())
     }
 }
