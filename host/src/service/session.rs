@@ -170,9 +170,10 @@ impl Sessions {
         })
     }
 
-    /// The user's stored tokens; revoked when they signed out.
+    /// The user's stored tokens as the database holds them now; revoked
+    /// when they signed out.
     async fn stored_tokens(&self, user_id: &str) -> Result<OAuthTokens, RefreshError> {
-        match self.store.user(user_id).await? {
+        match self.store.user_uncached(user_id).await? {
             Some(User {
                 credential: Some(StoredCredential::OAuth(tokens)),
                 ..

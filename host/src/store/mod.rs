@@ -15,6 +15,7 @@ mod fleet;
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;
+mod user_cache;
 mod writer;
 
 pub use fleet::{ReplicaRecord, ServedAdapter};
@@ -260,6 +261,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Load a user by App Connect id.
     async fn user(&self, id: &str) -> Result<Option<User>>;
+
+    /// A user as the database holds it this moment, past any cache: for a
+    /// read that decides a change, such as the OAuth refresh under
+    /// [`Store::lock_user`].
+    async fn user_uncached(&self, id: &str) -> Result<Option<User>>;
 
     /// Forget a user's credential (`/unAuthorize`). Returns whether a user was found.
     async fn clear_credential(&self, id: &str) -> Result<bool>;

@@ -114,6 +114,45 @@ async fn replicas_share_tokens_logs_and_records() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_out_on_one_replica_reaches_the_others_user_cache() {
+    let pg = Postgres::start();
+    let (_dirs, [a, b]) = two_testcrm(&pg).await;
+    let token = a.login("testCRM", "key-1").await;
+    // B reads the user, and keeps it in memory, until it hears of a change.
+    wait_until(DEADLINE, async || {
+        match b.find(&token, "s", false).await.status {
+            200 => Ok(()),
+            other => Err(format!("B to serve the user; got {other}")),
+        }
+    })
+    .await;
+    let out = a
+        .post(&format!("/unAuthorize?jwtToken={token}"), &json!({}))
+        .await;
+    assert_eq!(out.body["successful"], true, "{}", out.body);
+    // B refuses the token once the change's notification reached it.
+    wait_until(DEADLINE, async || {
+        let reply = b.find(&token, "s", false).await;
+        match reply.status {
+            401 => Ok(()),
+            other => Err(format!("B to refuse a signed-out token; got {other}")),
+        }
+    })
+    .await;
+    // A keeps the signed-out user in memory too; signing in again on B
+    // reaches it.
+    assert_eq!(a.find(&token, "s", false).await.status, 401);
+    let again = b.login("testCRM", "key-1").await;
+    wait_until(DEADLINE, async || {
+        match a.find(&again, "s", false).await.status {
+            200 => Ok(()),
+            other => Err(format!("A to serve the user signed in on B; got {other}")),
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_racing_creates_over_two_replicas_make_one_crm_call() {
     let pg = Postgres::start();
     let mock = MockPipedrive::start().await;

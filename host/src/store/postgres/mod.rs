@@ -7,6 +7,8 @@
 //! - **Exactly once across replicas**: a create's reservation carries a
 //!   lease (owner replica, expiry on the database's clock); see
 //!   [`call_logs`].
+//! - **Users kept in memory** while a `LISTEN` hears of every change to
+//!   them from any replica ([`user_changes`]).
 //! - **Refresh single flight across replicas**: [`Store::lock_user`] takes
 //!   a transaction-scoped advisory lock keyed by the user.
 //! - **Every query is parameterised**; values never become SQL text.
@@ -21,10 +23,12 @@
 mod call_logs;
 mod fleet;
 mod kv;
+mod user_changes;
 mod users;
 
 use super::credentials::{SEALING_KEY_IDS, key_mismatch};
 use super::sealed::Sealer;
+use super::user_cache::UserCache;
 use super::{
     CallLogKey, CallLogRow, OAuthTokens, ReplicaRecord, Reservation, Result, Store, StoreHealth,
     User, UserLock,
@@ -35,6 +39,7 @@ use async_trait::async_trait;
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The two-key advisory lock class of OAuth refreshes (the second key is
@@ -65,6 +70,8 @@ pub struct PgOptions {
 pub struct PgStore {
     pool: PgPool,
     sealer: Sealer,
+    /// Users read before; on while this replica hears of every change.
+    users: Arc<UserCache>,
     replica: String,
     lease: Duration,
 }
@@ -84,16 +91,18 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.pool_size)
             .acquire_timeout(options.statement_timeout)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .context("connecting to PostgreSQL")?;
         sqlx::migrate!("migrations/postgres")
             .run(&pool)
             .await
             .context("migrating the PostgreSQL schema")?;
+        let users = Arc::new(UserCache::new(false));
         let store = Self {
             pool,
             sealer,
+            users,
             replica: options.replica_id.clone(),
             lease: options.lease,
         };
@@ -103,6 +112,7 @@ impl PgStore {
         if let Some(message) = key_mismatch(&store.sealer, &key_ids) {
             anyhow::bail!(message);
         }
+        user_changes::follow(connect, store.pool.clone(), store.users.clone());
         Ok(store)
     }
 }
@@ -115,6 +125,10 @@ impl Store for PgStore {
 
     async fn user(&self, id: &str) -> Result<Option<User>> {
         self.read_user(id).await
+    }
+
+    async fn user_uncached(&self, id: &str) -> Result<Option<User>> {
+        self.read_user_row(id).await
     }
 
     async fn clear_credential(&self, id: &str) -> Result<bool> {

@@ -12,7 +12,7 @@ impl PgStore {
     /// Insert or update a user, with their credential.
     pub(super) async fn write_user(&self, user: &User) -> Result<()> {
         let columns = CredentialColumns::seal(&self.sealer, &user.id, user.credential.as_ref())?;
-        sqlx::query(
+        let written = sqlx::query(
             "INSERT INTO users (id, platform, crm_user_id, name, hostname, timezone,
                                 credential_kind, credential, platform_additional_info,
                                 created_at, updated_at, refresh_token, token_expires_at)
@@ -38,12 +38,29 @@ impl PgStore {
         .bind(&columns.refresh_token)
         .bind(columns.expires_at)
         .execute(&self.pool)
-        .await?;
+        .await;
+        // This replica forgets at once; the others when notified.
+        self.users.forget(Some(&user.id));
+        written?;
         Ok(())
     }
 
-    /// A user by App Connect id, credential opened.
+    /// A user by App Connect id, credential opened: from memory when read
+    /// before and this replica hears of changes (`store/user_cache.rs`).
     pub(super) async fn read_user(&self, id: &str) -> Result<Option<User>> {
+        if let Some(user) = self.users.get(id) {
+            return Ok(Some(user));
+        }
+        let seen = self.users.writes_so_far();
+        let user = self.read_user_row(id).await?;
+        if let Some(user) = &user {
+            self.users.fill(seen, user);
+        }
+        Ok(user)
+    }
+
+    /// A user as the database holds it.
+    pub(super) async fn read_user_row(&self, id: &str) -> Result<Option<User>> {
         let row = sqlx::query(
             "SELECT id, platform, crm_user_id, name, hostname, timezone, credential_kind,
                     credential, refresh_token, token_expires_at, platform_additional_info
@@ -81,15 +98,16 @@ impl PgStore {
         .bind(id)
         .bind(now_ms())
         .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await;
+        self.users.forget(Some(id));
+        Ok(done?.rows_affected() > 0)
     }
 
     /// Replace an OAuth user's tokens.
     pub(super) async fn write_oauth_tokens(&self, id: &str, tokens: &OAuthTokens) -> Result<()> {
         let credential = StoredCredential::OAuth(tokens.clone());
         let columns = CredentialColumns::seal(&self.sealer, id, Some(&credential))?;
-        sqlx::query(
+        let written = sqlx::query(
             "UPDATE users SET credential = $2, refresh_token = $3, token_expires_at = $4,
                               updated_at = $5
              WHERE id = $1 AND credential_kind = 'oauth'",
@@ -100,7 +118,9 @@ impl PgStore {
         .bind(columns.expires_at)
         .bind(now_ms())
         .execute(&self.pool)
-        .await?;
+        .await;
+        self.users.forget(Some(id));
+        written?;
         Ok(())
     }
 
@@ -134,7 +154,9 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        let committed = tx.commit().await;
+        self.users.forget(None);
+        committed?;
         Ok(count)
     }
 }

@@ -24,10 +24,10 @@ mod kv;
 mod migrate;
 mod readers;
 mod sealing;
-mod user_cache;
 mod users;
 
 use super::sealed::Sealer;
+use super::user_cache::UserCache;
 use super::writer::Writer;
 use super::{
     CallLogKey, CallLogRow, OAuthTokens, ReplicaRecord, Reservation, Result, Store, StoreHealth,
@@ -54,7 +54,7 @@ const STATEMENT_CACHE: usize = 64;
 pub struct SqliteStore {
     readers: Arc<Readers>,
     in_flight: Arc<call_logs::InFlight>,
-    users: Arc<user_cache::UserCache>,
+    users: Arc<UserCache>,
     writer: Writer,
     sealer: Sealer,
 }
@@ -91,7 +91,7 @@ impl SqliteStore {
         let store = Self {
             readers: Arc::new(Readers::new(path)),
             in_flight: Arc::default(),
-            users: Arc::default(),
+            users: Arc::new(UserCache::new(true)),
             writer,
             sealer,
         };
@@ -108,6 +108,10 @@ impl Store for SqliteStore {
 
     async fn user(&self, id: &str) -> Result<Option<User>> {
         self.read_user(id)
+    }
+
+    async fn user_uncached(&self, id: &str) -> Result<Option<User>> {
+        self.read_user_row(id)
     }
 
     async fn clear_credential(&self, id: &str) -> Result<bool> {

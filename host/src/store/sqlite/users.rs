@@ -50,7 +50,7 @@ impl SqliteStore {
     }
 
     /// A user by App Connect id, credential opened: from memory when read
-    /// before (see [`super::user_cache`]).
+    /// before (see `store/user_cache.rs`).
     pub(super) fn read_user(&self, id: &str) -> Result<Option<User>> {
         if let Some(user) = self.users.get(id) {
             return Ok(Some(user));
@@ -64,7 +64,7 @@ impl SqliteStore {
     }
 
     /// A user as the file holds it.
-    fn read_user_row(&self, id: &str) -> Result<Option<User>> {
+    pub(super) fn read_user_row(&self, id: &str) -> Result<Option<User>> {
         let row = self.readers.read(|c| {
             c.prepare_cached(
                 "SELECT id, platform, crm_user_id, name, hostname, timezone, credential_kind,
