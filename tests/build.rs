@@ -17,6 +17,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("pipedrive", "PIPEDRIVE"),
     ("hostile", "HOSTILE"),
     ("versioned", "VERSIONED_V1"),
+    ("legacy", "LEGACY"),
 ];
 
 /// `versioned` is built a second time with this version, as `VERSIONED_V2`.

@@ -2,7 +2,6 @@
 //! `switchboard check FILE.wasm`, `switchboard adapters`,
 //! `switchboard replicas` and `switchboard rotate-secret-key`.
 
-use crate::WIT_VERSION;
 use crate::config::SandboxConfig;
 use crate::kv::{AdapterKv, KvWrites};
 use crate::registry::{AdapterStatus, read_operator_file};
@@ -53,7 +52,20 @@ pub async fn check(file: &Path, sandbox: &SandboxConfig) -> anyhow::Result<Strin
     writeln!(out, "  platform:      {}", m.platform)?;
     writeln!(out, "  display name:  {}", m.display_name)?;
     writeln!(out, "  version:       {}", m.version)?;
-    writeln!(out, "  wit:           switchboard:adapter@{WIT_VERSION}")?;
+    writeln!(
+        out,
+        "  wit:           switchboard:adapter@{}",
+        adapter.wit_version().as_str()
+    )?;
+    writeln!(
+        out,
+        "  implements:    {}",
+        m.implements
+            .iter()
+            .map(|op| crate::runtime::wit_name(*op))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
     match &m.auth {
         AuthType::ApiKey => writeln!(out, "  auth:          api key")?,
         AuthType::Oauth(o) => {

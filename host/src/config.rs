@@ -85,6 +85,12 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_JWT_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
     pub jwt_ttl: Duration,
 
+    /// When a valid `jwtToken` expires within this, every authorised answer
+    /// carries a fresh one for the same user in `X-Refreshed-JWT-Token`, as
+    /// App Connect does.
+    #[arg(long, env = "SWITCHBOARD_JWT_RENEW_WITHIN", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub jwt_renew_within: Duration,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "SWITCHBOARD_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
@@ -229,6 +235,9 @@ impl Config {
         }
         if self.jwt_ttl.is_zero() {
             return bad("--jwt-ttl must be greater than 0");
+        }
+        if self.jwt_renew_within >= self.jwt_ttl {
+            return bad("--jwt-renew-within must be shorter than --jwt-ttl");
         }
         if let Some(secret) = &self.jwt_secret
             && secret.expose_secret().len() < 32

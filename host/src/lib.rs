@@ -74,7 +74,7 @@ pub async fn serve(
         .await
         .context("opening the database")?;
     let secret = auth::load_or_generate_secret(config.jwt_secret.as_ref(), &config.data_dir)?;
-    let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl);
+    let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl, config.jwt_renew_within);
     let cache = ArtifactCache::new(
         config.data_dir.join("cache"),
         config.cache_max_mib * 1024 * 1024,

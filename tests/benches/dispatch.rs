@@ -133,7 +133,9 @@ macro_rules! reference_request {
                     name: Some("Jane Smith".into()),
                 },
                 recording_link: Some("https://app.ringcentral.com/recordings/1001".into()),
+                recording_download_link: None,
                 custom_subject: None,
+                legs: Vec::new(),
             },
             contact: t::ContactRef {
                 id: "42".into(),
@@ -141,6 +143,8 @@ macro_rules! reference_request {
                 name: Some("John Smith".into()),
             },
             note: Some("Discussed renewal".into()),
+            ai_note: None,
+            transcript: None,
             additional_submission: None,
         }
     }};

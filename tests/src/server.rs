@@ -67,6 +67,15 @@ pub struct Reply {
     pub status: u16,
     /// The JSON body.
     pub body: Value,
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// A header's value, when present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
 }
 
 impl Reply {
@@ -143,11 +152,16 @@ impl TestServer {
 
     async fn reply(response: reqwest::Response) -> Reply {
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap();
         let body = serde_json::from_slice(&bytes)
             .with_context(|| format!("non-JSON body: {}", String::from_utf8_lossy(&bytes)))
             .unwrap();
-        Reply { status, body }
+        Reply {
+            status,
+            body,
+            headers,
+        }
     }
 
     /// `GET path_and_query`.
@@ -166,6 +180,12 @@ impl TestServer {
     pub async fn post(&self, path_and_query: &str, body: &Value) -> Reply {
         let url = format!("{}{path_and_query}", self.base);
         Self::reply(self.client.post(url).json(body).send().await.unwrap()).await
+    }
+
+    /// `PUT path_and_query` with a JSON body.
+    pub async fn put(&self, path_and_query: &str, body: &Value) -> Reply {
+        let url = format!("{}{path_and_query}", self.base);
+        Self::reply(self.client.put(url).json(body).send().await.unwrap()).await
     }
 
     /// `PATCH path_and_query` with a JSON body.

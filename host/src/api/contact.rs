@@ -1,4 +1,5 @@
-//! `/contact`: find contacts by phone number (GET) and create one (POST).
+//! `/contact`: find contacts by phone number (GET) and create one (POST);
+//! `/custom/contact/search`: find them by name.
 
 use super::AppState;
 use super::error::ApiError;
@@ -53,17 +54,50 @@ pub(super) async fn find(
 ) -> Result<Json<Value>, ApiError> {
     let number = phone_number_param(query.as_deref().unwrap_or_default())?;
     let contacts = state.service.find_contacts(&user, &number).await?;
+    Ok(contacts_reply(contacts, || {
+        format!("Contact not found for number {number}")
+    }))
+}
+
+/// Longest name searched for.
+const MAX_SEARCH_NAME_LEN: usize = 256;
+
+/// `GET /custom/contact/search?name=…`: contacts by name, in the
+/// `GET /contact` shape.
+pub(super) async fn search_by_name(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let name = form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == "name")
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| ApiError::bad_request("name is required"))?;
+    if name.chars().count() > MAX_SEARCH_NAME_LEN {
+        return Err(ApiError::bad_request(format!(
+            "name is longer than {MAX_SEARCH_NAME_LEN} characters"
+        )));
+    }
+    let contacts = state.service.find_contacts_by_name(&user, &name).await?;
+    Ok(contacts_reply(contacts, || {
+        format!("No contact found named {name}")
+    }))
+}
+
+/// The answer to a contact search: the contacts, or a warning when none.
+fn contacts_reply(contacts: Vec<Contact>, none: impl FnOnce() -> String) -> Json<Value> {
     if contacts.is_empty() {
-        let mut reply = unsuccessful(format!("Contact not found for number {number}"));
+        let mut reply = unsuccessful(none());
         reply["contact"] = json!([]);
-        return Ok(Json(reply));
+        return Json(reply);
     }
     let count = contacts.len();
-    Ok(Json(json!({
+    Json(json!({
         "successful": true,
         "contact": contacts.into_iter().map(contact_json).collect::<Vec<_>>(),
         "returnMessage": ReturnMessage::success(format!("Found {count} contact(s)")).ttl(1000),
-    })))
+    }))
 }
 
 /// `POST /contact`

@@ -62,10 +62,6 @@ impl ApiError {
             StatusCode::METHOD_NOT_ALLOWED => {
                 ("METHOD_NOT_ALLOWED", "Method not allowed on this route")
             }
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-                "UNSUPPORTED_MEDIA_TYPE",
-                "Content-Type must be application/json",
-            ),
             s if s.is_client_error() => ("INVALID_REQUEST", "Invalid request"),
             _ => ("INTERNAL", "Internal error"),
         };

@@ -8,8 +8,11 @@ use crate::service::User;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::de::DeserializeOwned;
+use std::sync::{Arc, OnceLock};
 
 /// A JSON request body, parsed with the path of any bad field in the error
 /// (`logInfo.direction: unknown variant …`).
@@ -20,6 +23,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        // App Connect documents 200, 400 and 401 for its routes: a body
+        // that is not JSON is a 400 that says so (not a 415).
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -27,11 +32,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
         if !is_json {
-            return Err(ApiError::from_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+            return Err(ApiError::bad_request(
+                "Content-Type must be application/json",
+            ));
         }
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| ApiError::from_status(rejection.status()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request(
+                "Request body is empty: send a JSON object",
+            ));
+        }
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -81,8 +93,35 @@ impl FromRequestParts<AppState> for AuthUser {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
             return Err(ApiError::unauthenticated());
         };
-        Ok(AuthUser(state.service.authenticate(&token).await?))
+        let (user, renewed) = state.service.authenticate(&token).await?;
+        if let (Some(renewed), Some(slot)) = (renewed, parts.extensions.get::<RenewedToken>()) {
+            // Set once: a handler authenticates each request once.
+            let _ = slot.0.set(renewed);
+        }
+        Ok(AuthUser(user))
     }
+}
+
+/// Where [`AuthUser`] leaves a renewed token for [`renew_token`] to send.
+#[derive(Debug, Clone, Default)]
+pub(super) struct RenewedToken(Arc<OnceLock<String>>);
+
+/// The header that carries a renewed `jwtToken`, as App Connect names it.
+const REFRESHED_TOKEN: &str = "x-refreshed-jwt-token";
+
+/// Middleware: an authorised answer to a request whose token is due for
+/// renewal carries a fresh token in `X-Refreshed-JWT-Token`.
+pub(super) async fn renew_token(mut request: Request, next: Next) -> Response {
+    let slot = RenewedToken::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    if let Some(token) = slot.0.get()
+        && response.status() != StatusCode::UNAUTHORIZED
+        && let Ok(value) = HeaderValue::from_str(token)
+    {
+        response.headers_mut().insert(REFRESHED_TOKEN, value);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod auth;
 mod body_limit;
 mod call_log;
 mod contact;
+mod contract;
 pub mod error;
 mod extract;
 pub mod reply;
@@ -66,6 +67,13 @@ pub fn router(state: AppState, limits: HttpOptions) -> Router {
         )
         .route("/oauth-callback", get(auth::oauth_callback))
         .route("/contact", get(contact::find).post(contact::create))
+        .route("/custom/contact/search", get(contact::search_by_name))
+        .route("/isAlive", get(contract::is_alive))
+        .route(
+            "/implementedInterfaces",
+            get(contract::implemented_interfaces),
+        )
+        .route("/authValidation", get(contract::auth_validation))
         .route("/callDisposition", put(call_log::disposition))
         .route("/healthz", get(auth::healthz))
         .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) });
@@ -102,6 +110,7 @@ pub fn router(state: AppState, limits: HttpOptions) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
+        .layer(axum::middleware::from_fn(extract::renew_token))
         .layer(axum::middleware::map_response(json_error_bodies))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)

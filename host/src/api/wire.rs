@@ -2,7 +2,7 @@
 //! conversion to service inputs. Unknown fields are ignored.
 
 use super::error::ApiError;
-use crate::service::model::{Call, ContactRef, Direction, Party};
+use crate::service::model::{Call, CallLeg, ContactRef, Direction, Party};
 use crate::service::{CallLogUpdate, NewCallLog};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -107,6 +107,22 @@ pub(super) struct Recording {
     pub link: Option<String>,
 }
 
+/// One of `logInfo.legs`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WireLeg {
+    pub leg_type: Option<String>,
+    pub direction: WireDirection,
+    pub start_time: EpochMillis,
+    /// Seconds.
+    #[serde(default)]
+    pub duration: u32,
+    #[serde(default)]
+    pub from: WireParty,
+    #[serde(default)]
+    pub to: WireParty,
+}
+
 /// `logInfo`: the RingCentral call-log record.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -127,6 +143,8 @@ pub(super) struct LogInfo {
     pub to: WireParty,
     pub recording: Option<Recording>,
     pub custom_subject: Option<String>,
+    #[serde(default)]
+    pub legs: Vec<WireLeg>,
 }
 
 /// `POST /callLog`.
@@ -138,6 +156,9 @@ pub(super) struct CreateCallLog {
     pub contact_type: Option<String>,
     pub contact_name: Option<String>,
     pub note: Option<String>,
+    pub ai_note: Option<String>,
+    pub transcript: Option<String>,
+    pub recording_download_link: Option<SecretString>,
     pub additional_submission: Option<serde_json::Value>,
 }
 
@@ -214,6 +235,9 @@ pub(super) struct UpdateCallLog {
     pub subject: Option<String>,
     pub note: Option<String>,
     pub recording_link: Option<String>,
+    pub recording_download_link: Option<SecretString>,
+    pub ai_note: Option<String>,
+    pub transcript: Option<String>,
     pub start_time: Option<EpochMillis>,
     pub duration: Option<u32>,
     pub result: Option<String>,
@@ -222,6 +246,20 @@ pub(super) struct UpdateCallLog {
 
 fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
+}
+
+fn non_empty_secret(value: Option<SecretString>) -> Option<SecretString> {
+    use secrecy::ExposeSecret;
+    value.filter(|v| !v.expose_secret().trim().is_empty())
+}
+
+impl From<WireDirection> for Direction {
+    fn from(direction: WireDirection) -> Self {
+        match direction {
+            WireDirection::Inbound => Self::Inbound,
+            WireDirection::Outbound => Self::Outbound,
+        }
+    }
 }
 
 /// A free-form JSON value passed to adapters as a string; `null` is absent.
@@ -270,17 +308,27 @@ impl CreateCallLog {
             id: info.id.map(|id| id.0).unwrap_or_default(),
             session_id: info.session_id.0,
             telephony_session_id: non_empty(info.telephony_session_id),
-            direction: match info.direction {
-                WireDirection::Inbound => Direction::Inbound,
-                WireDirection::Outbound => Direction::Outbound,
-            },
+            direction: info.direction.into(),
             start_time: info.start_time.0,
             duration_seconds: info.duration,
             result: info.result,
             from: party(info.from),
             to: party(info.to),
             recording_link: non_empty(info.recording.and_then(|r| r.link)),
+            recording_download_link: non_empty_secret(self.recording_download_link),
             custom_subject: non_empty(info.custom_subject),
+            legs: info
+                .legs
+                .into_iter()
+                .map(|leg| CallLeg {
+                    leg_type: non_empty(leg.leg_type),
+                    direction: leg.direction.into(),
+                    start_time: leg.start_time.0,
+                    duration_seconds: leg.duration,
+                    from: party(leg.from),
+                    to: party(leg.to),
+                })
+                .collect(),
         };
         let contact = self
             .contact_id
@@ -294,6 +342,8 @@ impl CreateCallLog {
             call,
             contact,
             note: self.note,
+            ai_note: non_empty(self.ai_note),
+            transcript: non_empty(self.transcript),
             additional_submission: json_string(self.additional_submission),
         })
     }
@@ -320,6 +370,9 @@ impl UpdateCallLog {
             subject: self.subject,
             note: self.note,
             recording_link: self.recording_link.map(decode_recording_link),
+            recording_download_link: non_empty_secret(self.recording_download_link),
+            ai_note: non_empty(self.ai_note),
+            transcript: non_empty(self.transcript),
             start_time: self.start_time.map(|t| t.0),
             duration_seconds: self.duration,
             result: self.result,

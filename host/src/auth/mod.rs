@@ -37,11 +37,13 @@ pub struct JwtKeys {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
+    renew_within: Duration,
 }
 
 impl JwtKeys {
-    /// Keys for `secret`; minted tokens live for `ttl`.
-    pub fn new(secret: &SecretString, ttl: Duration) -> Self {
+    /// Keys for `secret`; minted tokens live for `ttl`, and are renewed
+    /// when they have less than `renew_within` left.
+    pub fn new(secret: &SecretString, ttl: Duration, renew_within: Duration) -> Self {
         let secret = secret.expose_secret().as_bytes();
         // Only HS256 is accepted: `alg: none` and every other algorithm fail.
         let mut validation = Validation::new(Algorithm::HS256);
@@ -52,7 +54,13 @@ impl JwtKeys {
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl,
+            renew_within,
         }
+    }
+
+    /// Whether a valid token's claims are close enough to expiry to renew.
+    pub fn due_for_renewal(&self, claims: &Claims) -> bool {
+        claims.exp.saturating_sub(now_secs()) < self.renew_within.as_secs()
     }
 
     /// Mint a token for a user.
@@ -107,7 +115,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_tampering() {
-        let keys = JwtKeys::new(&SECRET.into(), Duration::from_secs(60));
+        let keys = JwtKeys::new(&SECRET.into(), Duration::from_secs(60), Duration::ZERO);
         let token = keys.sign("42-testCRM", "testCRM").expect("signs");
         let claims = keys.verify(&token).expect("verifies");
         assert_eq!(
@@ -119,9 +127,17 @@ mod tests {
         let other = JwtKeys::new(
             &"another-secret-another-secret-xx".into(),
             Duration::from_secs(60),
+            Duration::ZERO,
         );
         assert!(other.verify(&token).is_err(), "other key");
         assert!(keys.verify("not.a.token").is_err());
+        assert!(!keys.due_for_renewal(&claims));
+        let renewing = JwtKeys::new(
+            &SECRET.into(),
+            Duration::from_secs(60),
+            Duration::from_secs(61),
+        );
+        assert!(renewing.due_for_renewal(&claims));
     }
 
     #[test]

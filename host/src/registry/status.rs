@@ -34,8 +34,9 @@ pub struct AdapterStatus {
     pub platform: Option<String>,
     /// The serving version's manifest version.
     pub version: Option<String>,
-    /// The WIT package version it is served through.
-    pub wit_version: String,
+    /// The version of the `switchboard:adapter` contract the serving
+    /// version was built against.
+    pub wit_version: Option<String>,
     /// Hex sha256 of the serving bytes.
     pub sha256: Option<String>,
     /// RFC 3339.
@@ -68,7 +69,7 @@ pub(super) fn of(path: &Path, state: &FileState) -> AdapterStatus {
             .map(|m| m.platform.clone())
             .or_else(|| state.claimed.clone()),
         version: manifest.map(|m| m.version.clone()),
-        wit_version: crate::WIT_VERSION.to_owned(),
+        wit_version: serving.map(|a| a.adapter.wit_version().as_str().to_owned()),
         sha256: serving.map(|a| a.sha256.clone()),
         loaded_at: serving.map(|a| rfc3339(a.loaded_at)),
         cache: serving.map(|a| a.cache.as_str().to_owned()),
@@ -92,7 +93,7 @@ mod tests {
         let refused = of(path, &state);
         assert_eq!(refused.status, FileStatus::Refused);
         assert_eq!(refused.platform.as_deref(), Some("testCRM"));
-        assert_eq!(refused.wit_version, crate::WIT_VERSION);
+        assert_eq!(refused.wit_version, None);
         state.removed = true;
         assert_eq!(of(path, &state).status, FileStatus::Unloaded);
     }

@@ -1,14 +1,19 @@
 //! A loaded adapter version and its typed operations, one per export of the
 //! `adapter` interface. Each operation runs in a fresh instance (see
-//! `sandbox`).
+//! `sandbox`), in the contract version the component was built against (see
+//! `world`); one the adapter does not implement answers `UNSUPPORTED`
+//! without running it.
 
 use super::CallError;
 use super::bindings::{
-    AdapterManifest, CallLogCreated, CallLogDetails, CallLogUpdated, Contact, CreateCallLogRequest,
-    CreateContactRequest, FindContactRequest, GetCallLogRequest, LoginRequest,
-    UpdateCallLogRequest, UpsertCallDispositionRequest, UserInfo,
+    AdapterError, AdapterManifest, CallLogCreated, CallLogDetails, CallLogUpdated, Contact,
+    CreateCallLogRequest, CreateContactRequest, CreateMessageLogRequest, FindContactByNameRequest,
+    FindContactRequest, GetCallLogRequest, LoginRequest, MessageLogCreated, Operation,
+    UpdateCallLogRequest, UpdateMessageLogRequest, UpsertCallDispositionRequest, UserInfo,
 };
+use super::compat::call_v0_1;
 use super::sandbox::{CallStats, Sandbox};
+use super::world::{Exports, WitVersion};
 use crate::kv::KvWrites;
 
 /// One loaded adapter version, ready to serve. Share it behind an `Arc`;
@@ -16,6 +21,7 @@ use crate::kv::KvWrites;
 pub struct Adapter {
     pub(super) sandbox: Sandbox,
     pub(super) manifest: AdapterManifest,
+    pub(super) wit_version: WitVersion,
 }
 
 impl std::fmt::Debug for Adapter {
@@ -23,21 +29,45 @@ impl std::fmt::Debug for Adapter {
         // The sandbox holds wasmtime handles, which have no `Debug`.
         f.debug_struct("Adapter")
             .field("manifest", &self.manifest)
+            .field("wit_version", &self.wit_version)
             .finish_non_exhaustive()
     }
 }
 
 /// The typed operations: `method(request) -> answer`, calling the export
-/// `call_method` under its WIT name.
+/// `call_method` of the operation `Operation::Name`. An operation the
+/// adapter's version has not got is listed after `@current_only`.
 macro_rules! operations {
-    ($($(#[$doc:meta])* $method:ident / $export:ident ($request:ty) -> $answer:ty = $wit:literal;)*) => {
+    (
+        $($(#[$doc:meta])* $method:ident / $export:ident ($request:ty) -> $answer:ty = $operation:ident;)*
+        @current_only
+        $($(#[$doc2:meta])* $method2:ident / $export2:ident ($request2:ty) -> $answer2:ty = $operation2:ident;)*
+    ) => {
         impl Adapter {
             $(
                 $(#[$doc])*
                 pub async fn $method(&self, request: $request) -> Result<$answer, CallError> {
                     let (answer, writes) = self
-                        .sandbox
-                        .call($wit, async |guest, store| guest.$export(store, &request).await)
+                        .call(Operation::$operation, async |guest, store| match guest {
+                            Exports::Current(guest) => guest.$export(store, &request).await,
+                            Exports::V0_1(guest) => {
+                                call_v0_1(&request, async |old| guest.$export(&mut *store, old).await).await
+                            }
+                        })
+                        .await?;
+                    self.sandbox.commit(writes).await?;
+                    Ok(answer)
+                }
+            )*
+            $(
+                $(#[$doc2])*
+                pub async fn $method2(&self, request: $request2) -> Result<$answer2, CallError> {
+                    let (answer, writes) = self
+                        .call(Operation::$operation2, async |guest, store| match guest {
+                            Exports::Current(guest) => guest.$export2(store, &request).await,
+                            // Not offered: `implements` never lists it.
+                            Exports::V0_1(_) => Ok(Err(unsupported(Operation::$operation2))),
+                        })
                         .await?;
                     self.sandbox.commit(writes).await?;
                     Ok(answer)
@@ -49,20 +79,50 @@ macro_rules! operations {
 
 operations! {
     /// Check a credential and say whose it is.
-    get_user_info / call_get_user_info (LoginRequest) -> UserInfo = "get-user-info";
+    get_user_info / call_get_user_info (LoginRequest) -> UserInfo = GetUserInfo;
     /// Read a call log back.
-    get_call_log / call_get_call_log (GetCallLogRequest) -> CallLogDetails = "get-call-log";
+    get_call_log / call_get_call_log (GetCallLogRequest) -> CallLogDetails = GetCallLog;
     /// Change a call log.
-    update_call_log / call_update_call_log (UpdateCallLogRequest) -> CallLogUpdated = "update-call-log";
+    update_call_log / call_update_call_log (UpdateCallLogRequest) -> CallLogUpdated = UpdateCallLog;
     /// Set a call log's dispositions.
-    upsert_call_disposition / call_upsert_call_disposition (UpsertCallDispositionRequest) -> () = "upsert-call-disposition";
+    upsert_call_disposition / call_upsert_call_disposition (UpsertCallDispositionRequest) -> () = UpsertCallDisposition;
     /// Find the contacts that have a phone number.
-    find_contact / call_find_contact (FindContactRequest) -> Vec<Contact> = "find-contact";
+    find_contact / call_find_contact (FindContactRequest) -> Vec<Contact> = FindContact;
     /// Create a contact.
-    create_contact / call_create_contact (CreateContactRequest) -> Contact = "create-contact";
+    create_contact / call_create_contact (CreateContactRequest) -> Contact = CreateContact;
+    /// Start a conversation-day's message log with its first message.
+    create_message_log / call_create_message_log (CreateMessageLogRequest) -> MessageLogCreated = CreateMessageLog;
+    /// Append a message to a message log.
+    update_message_log / call_update_message_log (UpdateMessageLogRequest) -> () = UpdateMessageLog;
+    @current_only
+    /// Find the contacts whose name matches.
+    find_contact_by_name / call_find_contact_by_name (FindContactByNameRequest) -> Vec<Contact> = FindContactByName;
+}
+
+/// The error for an operation the adapter does not implement.
+fn unsupported(operation: Operation) -> AdapterError {
+    AdapterError::Unsupported(format!(
+        "{} is not implemented by this adapter",
+        wit_name(operation)
+    ))
 }
 
 impl Adapter {
+    /// Run one operation, unless the adapter does not implement it.
+    async fn call<R: super::output::Output>(
+        &self,
+        operation: Operation,
+        export: impl AsyncFnOnce(
+            Exports<'_>,
+            &mut wasmtime::Store<super::host::HostState>,
+        ) -> wasmtime::Result<Result<R, AdapterError>>,
+    ) -> Result<(R, KvWrites), CallError> {
+        if !self.implements(operation) {
+            return Err(CallError::Adapter(unsupported(operation)));
+        }
+        self.sandbox.call(wit_name(operation), export).await
+    }
+
     /// Create the CRM record for a call. The call's `kv` writes come back
     /// uncommitted, for the caller to commit together with the call log it
     /// records; if the call fails they are committed here.
@@ -70,16 +130,31 @@ impl Adapter {
         &self,
         request: CreateCallLogRequest,
     ) -> Result<(CallLogCreated, KvWrites), CallError> {
-        self.sandbox
-            .call("create-call-log", async |guest, store| {
-                guest.call_create_call_log(store, &request).await
-            })
-            .await
+        self.call(Operation::CreateCallLog, async |guest, store| match guest {
+            Exports::Current(guest) => guest.call_create_call_log(store, &request).await,
+            Exports::V0_1(guest) => {
+                call_v0_1(&request, async |old| {
+                    guest.call_create_call_log(&mut *store, old).await
+                })
+                .await
+            }
+        })
+        .await
+    }
+
+    /// Whether the adapter implements `operation` (its manifest says so).
+    pub fn implements(&self, operation: Operation) -> bool {
+        self.manifest.implements.contains(&operation)
     }
 
     /// The manifest read at load.
     pub fn manifest(&self) -> &AdapterManifest {
         &self.manifest
+    }
+
+    /// The contract version the component was built against.
+    pub fn wit_version(&self) -> WitVersion {
+        self.wit_version
     }
 
     /// Calls and failures since load.
@@ -94,5 +169,21 @@ impl Adapter {
             .call("instantiate", async |_guest, _store| Ok(Ok(())))
             .await
             .map(|((), _writes)| ())
+    }
+}
+
+/// An operation's name in the WIT, as logs and errors give it.
+pub fn wit_name(operation: Operation) -> &'static str {
+    match operation {
+        Operation::GetUserInfo => "get-user-info",
+        Operation::FindContact => "find-contact",
+        Operation::FindContactByName => "find-contact-by-name",
+        Operation::CreateContact => "create-contact",
+        Operation::CreateCallLog => "create-call-log",
+        Operation::GetCallLog => "get-call-log",
+        Operation::UpdateCallLog => "update-call-log",
+        Operation::UpsertCallDisposition => "upsert-call-disposition",
+        Operation::CreateMessageLog => "create-message-log",
+        Operation::UpdateMessageLog => "update-message-log",
     }
 }

@@ -3,13 +3,15 @@
 //! component into an [`Adapter`].
 
 use super::adapter::Adapter;
-use super::bindings::{self, AdapterError, AdapterWorldPre};
+use super::bindings::{self, AdapterError};
 use super::cache::{ArtifactCache, CacheOutcome};
+use super::compat;
 use super::egress::EgressPolicy;
 use super::host::{AdapterEnv, HostState};
 use super::limits::{self, Limits};
 use super::sandbox::Sandbox;
 use super::settings::{LimitOverrides, OperatorSettings};
+use super::world::{Exports, WorldPre};
 use super::{LoadError, manifest};
 use crate::config::SandboxConfig;
 use crate::egress::{EgressClient, HostPattern};
@@ -113,18 +115,17 @@ impl Runtime {
         if outcome == CacheOutcome::Compiled {
             self.compilations.fetch_add(1, Ordering::Relaxed);
         }
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .and_then(AdapterWorldPre::new)
-            .map_err(LoadError::World)?;
+        let (pre, wit_version) = WorldPre::new(&self.engine, &self.linker, &component)?;
 
         // Read the manifest in a sandbox with no network and no config.
         let probe_limits = Limits::resolve(&self.config, &LimitOverrides::default())?;
         let probe = self.env("(loading)", "", BTreeMap::new(), Vec::new(), &probe_limits);
         let manifest = Sandbox::new(pre.clone(), probe, probe_limits)
             .call("manifest", async |guest, store| {
-                guest.call_manifest(store).await.map(Ok::<_, AdapterError>)
+                Ok(Ok::<_, AdapterError>(match guest {
+                    Exports::Current(guest) => guest.call_manifest(store).await?,
+                    Exports::V0_1(guest) => compat::manifest(guest.call_manifest(store).await?),
+                }))
             })
             .await
             // `manifest` must not use `kv`: what it wrote is never committed.
@@ -144,6 +145,7 @@ impl Runtime {
             Adapter {
                 sandbox: Sandbox::new(pre, env, limits),
                 manifest,
+                wit_version,
             },
             outcome,
         ))
@@ -177,14 +179,22 @@ impl Runtime {
 /// The linker with WASI (no files, sockets or environment: see `host`),
 /// `wasi:http` and the `switchboard:adapter` imports.
 fn link(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
-    use bindings::switchboard::adapter::{config, kv, log, types};
+    use bindings::switchboard::adapter::{config, crm_types, kv, log};
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     log::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     kv::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     config::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
-    types::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+    crm_types::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+    // Components built against 0.1.0 import its versions of the same.
+    {
+        use bindings::v0_1::imports::{config, kv, log, types};
+        log::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        kv::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        config::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        types::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+    }
     Ok(linker)
 }
 

@@ -158,7 +158,7 @@ impl WasiHttpView for HostState {
     }
 }
 
-impl super::bindings::switchboard::adapter::types::Host for HostState {}
+impl super::bindings::switchboard::adapter::crm_types::Host for HostState {}
 
 impl log::Host for HostState {
     fn log(&mut self, level: log::Level, message: String) {
@@ -259,6 +259,49 @@ impl kv::Host for HostState {
             .increment(&env.platform, &key, delta)
             .await
             .map_err(|e| storage_failed(&env.platform, e))
+    }
+}
+
+/// 0.1.0's imports: the same functions under that version's names.
+mod v0_1 {
+    use super::HostState;
+    use crate::runtime::bindings::switchboard::adapter as current;
+    use crate::runtime::bindings::v0_1::imports::{config, kv, log, types};
+
+    impl types::Host for HostState {}
+
+    impl log::Host for HostState {
+        fn log(&mut self, level: log::Level, message: String) {
+            let level = match level {
+                log::Level::Trace => current::log::Level::Trace,
+                log::Level::Debug => current::log::Level::Debug,
+                log::Level::Info => current::log::Level::Info,
+                log::Level::Warn => current::log::Level::Warn,
+                log::Level::Error => current::log::Level::Error,
+            };
+            current::log::Host::log(self, level, message);
+        }
+    }
+
+    impl config::Host for HostState {
+        fn get(&mut self, key: String) -> Option<String> {
+            current::config::Host::get(self, key)
+        }
+    }
+
+    impl kv::Host for HostState {
+        async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
+            current::kv::Host::get(self, key).await
+        }
+        async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+            current::kv::Host::set(self, key, value).await
+        }
+        async fn delete(&mut self, key: String) -> Result<(), String> {
+            current::kv::Host::delete(self, key).await
+        }
+        async fn increment(&mut self, key: String, delta: i64) -> Result<i64, String> {
+            current::kv::Host::increment(self, key, delta).await
+        }
     }
 }
 

@@ -88,6 +88,7 @@ mod tests {
             version: "1.0.0".into(),
             auth: AuthType::ApiKey,
             allowed_hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+            implements: Vec::new(),
         }
     }
 

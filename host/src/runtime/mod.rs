@@ -20,6 +20,8 @@
 //! - `manifest`: what a manifest must say before it serves;
 //! - `sandbox`: one call in a fresh instance, within its limits;
 //! - `adapter`: the typed operations of a loaded adapter;
+//! - `world`: the contract versions served side by side, and `compat`, which
+//!   calls components of an older one;
 //! - `host`: the state of one instance and the host interfaces it imports;
 //! - [`egress`]: which outbound requests an adapter may make;
 //! - [`cache`]: precompiled artifacts on disk;
@@ -28,6 +30,7 @@
 mod adapter;
 mod bindings;
 pub mod cache;
+mod compat;
 pub mod egress;
 mod engine;
 mod host;
@@ -36,13 +39,16 @@ mod manifest;
 pub mod output;
 mod sandbox;
 mod settings;
+mod world;
 
-pub use adapter::Adapter;
+pub use adapter::{Adapter, wit_name};
 pub use bindings::{
-    AdapterError, AdapterManifest, AuthType, Call, CallLogCreated, CallLogDetails, CallLogUpdated,
-    Contact, ContactRef, CreateCallLogRequest, CreateContactRequest, Credential, Direction,
-    FindContactRequest, GetCallLogRequest, LoginRequest, OauthConfig, Party, RateLimit,
-    UpdateCallLogRequest, UpsertCallDispositionRequest, UpstreamError, UserContext, UserInfo,
+    AdapterError, AdapterManifest, Attachment, AttachmentKind, AuthType, Call, CallLeg,
+    CallLogCreated, CallLogDetails, CallLogUpdated, Contact, ContactRef, CreateCallLogRequest,
+    CreateContactRequest, CreateMessageLogRequest, Credential, Direction, FindContactByNameRequest,
+    FindContactRequest, GetCallLogRequest, LoginRequest, Message, MessageLogCreated, MessageType,
+    OauthConfig, Operation, Party, RateLimit, UpdateCallLogRequest, UpdateMessageLogRequest,
+    UpsertCallDispositionRequest, UpstreamError, UserContext, UserInfo,
 };
 pub use cache::CacheError;
 pub use engine::{EPOCH_TICK, Runtime};
@@ -51,6 +57,7 @@ pub use limits::{LimitError, check as check_limits};
 pub use manifest::ManifestError;
 pub use sandbox::CallStats;
 pub use settings::{EgressOverrides, LimitOverrides, OperatorSettings, SettingsError};
+pub use world::{SERVED_WIT_VERSIONS, WitVersion};
 
 use std::time::Duration;
 
@@ -95,7 +102,10 @@ pub enum LoadError {
     /// The compiler's blocking task died.
     #[error("not a valid WebAssembly component: the compiler task failed: {0}")]
     CompilerTask(#[from] tokio::task::JoinError),
-    /// The component does not fit the world the host links.
+    /// The component targets no contract version this host serves.
+    #[error("unsupported switchboard:adapter version: {0}")]
+    WitVersion(String),
+    /// The component does not fit the world of its version.
     #[error("does not implement the switchboard:adapter world: {0:#}")]
     World(wasmtime::Error),
     /// Calling `manifest` failed.

@@ -5,7 +5,8 @@
 //! memory limit.)
 
 use super::bindings::{
-    AdapterManifest, CallLogCreated, CallLogDetails, CallLogUpdated, Contact, UserInfo,
+    AdapterManifest, CallLogCreated, CallLogDetails, CallLogUpdated, Contact, MessageLogCreated,
+    UserInfo,
 };
 
 /// Longest id an adapter may answer (log, contact and user ids).
@@ -97,6 +98,12 @@ impl Output for Vec<Contact> {
 }
 
 impl Output for CallLogCreated {
+    fn oversize(&self) -> Option<String> {
+        check(&self.log_id, self.log_id.len())
+    }
+}
+
+impl Output for MessageLogCreated {
     fn oversize(&self) -> Option<String> {
         check(&self.log_id, self.log_id.len())
     }

@@ -3,10 +3,11 @@
 //! and its outcome classified as a [`CallError`] when it fails.
 
 use super::CallError;
-use super::bindings::{AdapterError, AdapterWorldPre, Guest};
+use super::bindings::AdapterError;
 use super::host::{AdapterEnv, HostState};
 use super::limits::Limits;
 use super::output::Output;
+use super::world::{Exports, WorldPre};
 use crate::kv::KvWrites;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +30,7 @@ pub struct CallStats {
 /// A compiled adapter with its environment and limits: makes instances and
 /// runs calls in them.
 pub(super) struct Sandbox {
-    pre: AdapterWorldPre<HostState>,
+    pre: WorldPre,
     env: Arc<AdapterEnv>,
     limits: Limits,
     /// Bounds calls in progress when the operator set `max_concurrent_calls`.
@@ -38,11 +39,7 @@ pub(super) struct Sandbox {
 }
 
 impl Sandbox {
-    pub(super) fn new(
-        pre: AdapterWorldPre<HostState>,
-        env: Arc<AdapterEnv>,
-        limits: Limits,
-    ) -> Self {
+    pub(super) fn new(pre: WorldPre, env: Arc<AdapterEnv>, limits: Limits) -> Self {
         let slots = limits
             .max_concurrent_calls
             .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));
@@ -84,7 +81,7 @@ impl Sandbox {
         &self,
         operation: &'static str,
         export: impl AsyncFnOnce(
-            &Guest,
+            Exports<'_>,
             &mut Store<HostState>,
         ) -> wasmtime::Result<Result<R, AdapterError>>,
     ) -> Result<(R, KvWrites), CallError> {
@@ -112,7 +109,7 @@ impl Sandbox {
         &self,
         operation: &'static str,
         export: impl AsyncFnOnce(
-            &Guest,
+            Exports<'_>,
             &mut Store<HostState>,
         ) -> wasmtime::Result<Result<R, AdapterError>>,
     ) -> Result<(R, KvWrites), CallError> {
@@ -127,8 +124,18 @@ impl Sandbox {
         };
         let mut store = self.new_store();
         let outcome = tokio::time::timeout(self.limits.wall, async {
-            let instance = self.pre.instantiate_async(&mut store).await?;
-            export(instance.switchboard_adapter_adapter(), &mut store).await
+            match &self.pre {
+                WorldPre::Current(pre) => {
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    let guest = instance.switchboard_adapter_adapter();
+                    export(Exports::Current(guest), &mut store).await
+                }
+                WorldPre::V0_1(pre) => {
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    let guest = instance.switchboard_adapter0_1_0_adapter();
+                    export(Exports::V0_1(guest), &mut store).await
+                }
+            }
         })
         .await;
         let writes = store.data_mut().writes.take();

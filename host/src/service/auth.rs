@@ -1,12 +1,14 @@
 //! Signing in and out: API-key login, the OAuth callback, `jwtToken`
 //! checks, `/unAuthorize`.
 
-use super::error::adapter_error;
+use super::error::{AdapterFailure, adapter_error};
 use super::session::tokens_from;
 use super::{Service, ServiceError};
 use crate::auth::oauth::{self, ClientAuth, TokenError};
 use crate::registry::LoadedAdapter;
-use crate::runtime::{AdapterError, AuthType, CallError, Credential, LoginRequest, UserInfo};
+use crate::runtime::{
+    AdapterError, AuthType, CallError, Credential, LoginRequest, Operation, UserInfo,
+};
 use crate::store::{StoredCredential, User};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -151,17 +153,62 @@ impl Service {
         })
     }
 
-    /// The signed-in user a `jwtToken` belongs to. Fails for a bad token, an
+    /// The signed-in user a `jwtToken` belongs to, and a fresh token for
+    /// them when this one is due for renewal. Fails for a bad token, an
     /// unknown user, a user who signed out, or a platform mismatch.
-    pub async fn authenticate(&self, token: &str) -> Result<User, ServiceError> {
+    pub async fn authenticate(&self, token: &str) -> Result<(User, Option<String>), ServiceError> {
         let claims = self.jwt.verify(token).map_err(|e| {
             tracing::debug!(error = %e, "rejected jwtToken");
             ServiceError::Unauthenticated
         })?;
-        match self.store.user(&claims.id).await? {
-            Some(user) if user.credential.is_some() && user.platform == claims.platform => Ok(user),
-            _ => Err(ServiceError::Unauthenticated),
+        let user = match self.store.user(&claims.id).await? {
+            Some(user) if user.credential.is_some() && user.platform == claims.platform => user,
+            _ => return Err(ServiceError::Unauthenticated),
+        };
+        let renewed = if self.jwt.due_for_renewal(&claims) {
+            let token = self
+                .jwt
+                .sign(&user.id, &user.platform)
+                .map_err(|e| ServiceError::Internal(format!("signing a token: {e}")))?;
+            Some(token)
+        } else {
+            None
+        };
+        Ok((user, renewed))
+    }
+
+    /// Check the user's stored credential with the CRM again (an OAuth
+    /// token is refreshed first if it must be). A credential the CRM no
+    /// longer accepts is a [`ServiceError::SessionRevoked`].
+    pub async fn validate_credential(&self, user: &User) -> Result<(), ServiceError> {
+        let checked = self
+            .call_as(user, |adapter, context| {
+                let request = LoginRequest {
+                    credential: context.credential,
+                    hostname: context.hostname,
+                    additional_info: None,
+                };
+                async move { adapter.adapter.get_user_info(request).await }
+            })
+            .await;
+        match checked {
+            Ok(_) => Ok(()),
+            Err(ServiceError::Adapter {
+                platform,
+                failure: AdapterFailure::Unauthorized(reason),
+            }) => Err(ServiceError::SessionRevoked { platform, reason }),
+            Err(other) => Err(other),
         }
+    }
+
+    /// The operations the adapter serving `platform` implements.
+    pub fn implemented(&self, platform: &str) -> Result<Vec<Operation>, ServiceError> {
+        Ok(self
+            .adapter(platform)?
+            .adapter
+            .manifest()
+            .implements
+            .clone())
     }
 
     /// Forget the user's credential; their tokens stop working.

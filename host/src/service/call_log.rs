@@ -15,7 +15,7 @@
 //! a replica that dies stops renewing, and after the lease any replica may
 //! create the session.
 
-use super::model::{Call, CallLogDetails, ContactRef};
+use super::model::{Call, CallLogDetails, ContactRef, expose};
 use super::{Service, ServiceError};
 use crate::runtime::{
     self, CreateCallLogRequest, GetCallLogRequest, UpdateCallLogRequest,
@@ -23,6 +23,7 @@ use crate::runtime::{
 };
 use crate::store::{CallLogKey, CallLogState, Reservation, Store, User};
 use futures::{StreamExt, TryStreamExt};
+use secrecy::SecretString;
 use std::collections::HashMap;
 use tracing::Instrument;
 
@@ -35,6 +36,10 @@ pub struct NewCallLog {
     pub contact: Option<ContactRef>,
     /// The agent's note.
     pub note: Option<String>,
+    /// RingCentral AI's summary of the call.
+    pub ai_note: Option<String>,
+    /// The call's transcript.
+    pub transcript: Option<String>,
     /// What else the client submitted for the CRM (JSON).
     pub additional_submission: Option<String>,
 }
@@ -87,6 +92,12 @@ pub struct CallLogUpdate {
     pub note: Option<String>,
     /// A recording link that arrived after the call.
     pub recording_link: Option<String>,
+    /// A link that downloads the recording (may carry a RingCentral token).
+    pub recording_download_link: Option<SecretString>,
+    /// RingCentral AI's summary of the call.
+    pub ai_note: Option<String>,
+    /// The call's transcript.
+    pub transcript: Option<String>,
     /// A corrected start, in milliseconds since the Unix epoch.
     pub start_time: Option<i64>,
     /// A corrected duration.
@@ -184,6 +195,8 @@ impl Service {
                     call: call.clone(),
                     contact: contact.clone(),
                     note: log.note.clone(),
+                    ai_note: log.ai_note.clone(),
+                    transcript: log.transcript.clone(),
                     additional_submission: log.additional_submission.clone(),
                 };
                 async move { adapter.adapter.create_call_log(request).await }
@@ -318,6 +331,9 @@ impl Service {
                     subject: update.subject.clone(),
                     note: update.note.clone(),
                     recording_link: update.recording_link.clone(),
+                    recording_download_link: expose(update.recording_download_link.clone()),
+                    ai_note: update.ai_note.clone(),
+                    transcript: update.transcript.clone(),
                     start_time: update.start_time,
                     duration_seconds: update.duration_seconds,
                     result: update.result.clone(),

@@ -1,8 +1,9 @@
-//! Contacts: find the CRM contacts that have a phone number, and create one.
+//! Contacts: find the CRM contacts that have a phone number or a name, and
+//! create one.
 
 use super::model::Contact;
 use super::{Service, ServiceError};
-use crate::runtime::{CreateContactRequest, FindContactRequest};
+use crate::runtime::{CreateContactRequest, FindContactByNameRequest, FindContactRequest};
 use crate::store::User;
 
 impl Service {
@@ -18,6 +19,23 @@ impl Service {
                 phone_number: phone_number.to_owned(),
             };
             async move { adapter.adapter.find_contact(request).await }
+        })
+        .await
+        .map(|contacts| contacts.into_iter().map(Contact::from).collect())
+    }
+
+    /// The contacts whose name matches `name`, as the CRM matched them.
+    pub async fn find_contacts_by_name(
+        &self,
+        user: &User,
+        name: &str,
+    ) -> Result<Vec<Contact>, ServiceError> {
+        self.call_as(user, |adapter, context| {
+            let request = FindContactByNameRequest {
+                user: context,
+                name: name.to_owned(),
+            };
+            async move { adapter.adapter.find_contact_by_name(request).await }
         })
         .await
         .map(|contacts| contacts.into_iter().map(Contact::from).collect())

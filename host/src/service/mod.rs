@@ -16,6 +16,7 @@ pub mod model;
 mod session;
 
 pub use crate::registry::{AdapterStatus, FileStatus};
+pub use crate::runtime::Operation;
 pub use crate::store::User;
 pub use crate::store::{ReplicaRecord, ServedAdapter};
 pub use auth::{Login, OAuthCallback};

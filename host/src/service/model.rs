@@ -3,6 +3,7 @@
 //! (generated) types stay behind this module: it converts both ways.
 
 use crate::runtime;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Which way a call went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +24,7 @@ pub struct Party {
 }
 
 /// A call to log: RingCentral's call-log record, as far as adapters use it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Call {
     /// RingCentral's call-log id.
     pub id: String,
@@ -45,8 +46,30 @@ pub struct Call {
     pub to: Party,
     /// The recording, when there is one.
     pub recording_link: Option<String>,
+    /// A link that downloads the recording; it may carry a RingCentral
+    /// token, so it is never logged or stored.
+    pub recording_download_link: Option<SecretString>,
     /// A subject the user typed, replacing the adapter's default.
     pub custom_subject: Option<String>,
+    /// The call's legs, oldest first.
+    pub legs: Vec<CallLeg>,
+}
+
+/// One leg of a call (a transfer, a forward).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallLeg {
+    /// RingCentral's leg type (`Accept`, `FindMe`, …).
+    pub leg_type: Option<String>,
+    /// Which way the leg went.
+    pub direction: Direction,
+    /// When the leg started, in milliseconds since the Unix epoch.
+    pub start_time: i64,
+    /// How long it lasted.
+    pub duration_seconds: u32,
+    /// Who called.
+    pub from: Party,
+    /// Who was called.
+    pub to: Party,
 }
 
 impl Call {
@@ -134,9 +157,29 @@ impl From<Call> for runtime::Call {
             from: call.from.into(),
             to: call.to.into(),
             recording_link: call.recording_link,
+            recording_download_link: expose(call.recording_download_link),
             custom_subject: call.custom_subject,
+            legs: call.legs.into_iter().map(Into::into).collect(),
         }
     }
+}
+
+impl From<CallLeg> for runtime::CallLeg {
+    fn from(leg: CallLeg) -> Self {
+        Self {
+            leg_type: leg.leg_type,
+            direction: leg.direction.into(),
+            start_time: leg.start_time,
+            duration_seconds: leg.duration_seconds,
+            from: leg.from.into(),
+            to: leg.to.into(),
+        }
+    }
+}
+
+/// A secret handed to the adapter, the one place it is let out.
+pub(crate) fn expose(secret: Option<SecretString>) -> Option<String> {
+    secret.map(|s| s.expose_secret().to_owned())
 }
 
 impl From<ContactRef> for runtime::ContactRef {

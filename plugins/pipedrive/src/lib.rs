@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use switchboard_adapter::{
     Adapter, AdapterError, AdapterManifest, AuthType, CallLogCreated, CallLogDetails,
     CallLogUpdated, Contact, CreateCallLogRequest, CreateContactRequest, FindContactRequest,
-    GetCallLogRequest, LoginRequest, OauthConfig, UpdateCallLogRequest,
+    GetCallLogRequest, LoginRequest, OauthConfig, Operation, UpdateCallLogRequest,
     UpsertCallDispositionRequest, UserInfo, export, kv,
 };
 
@@ -51,6 +51,15 @@ impl Adapter for Pipedrive {
                 .to_vec(),
             }),
             allowed_hosts: vec!["*.pipedrive.com".into(), "oauth.pipedrive.com".into()],
+            implements: vec![
+                Operation::GetUserInfo,
+                Operation::FindContact,
+                Operation::CreateContact,
+                Operation::CreateCallLog,
+                Operation::GetCallLog,
+                Operation::UpdateCallLog,
+                Operation::UpsertCallDisposition,
+            ],
         }
     }
 
@@ -163,18 +172,24 @@ impl Adapter for Pipedrive {
             "duration".into(),
             json!(hours_minutes(call.duration_seconds)),
         );
-        body.insert(
-            "note".into(),
-            json!(note::compose(
-                request.note.as_deref(),
-                &details(
-                    call.start_time,
-                    call.duration_seconds,
-                    &call.result,
-                    call.recording_link.as_deref()
-                )
-            )),
+        let mut html = note::compose(
+            request.note.as_deref(),
+            &details(
+                call.start_time,
+                call.duration_seconds,
+                &call.result,
+                call.recording_link.as_deref(),
+            ),
         );
+        for (head, text) in [
+            (note::AI_NOTE_HEAD, &request.ai_note),
+            (note::TRANSCRIPT_HEAD, &request.transcript),
+        ] {
+            if let Some(text) = text {
+                html = note::set_section(&html, head, text, note::Place::Last);
+            }
+        }
+        body.insert("note".into(), json!(html));
         let activity = api.post("/api/v2/activities", &Value::Object(body))?;
         let id = id_value(&activity["id"]).ok_or_else(|| {
             AdapterError::Internal("POST /api/v2/activities returned no id".into())
@@ -231,6 +246,14 @@ impl Adapter for Pipedrive {
                 note::RECORDING,
                 Some(link).filter(|l| !l.is_empty()).map(String::as_str),
             );
+        }
+        for (head, text) in [
+            (note::AI_NOTE_HEAD, &request.ai_note),
+            (note::TRANSCRIPT_HEAD, &request.transcript),
+        ] {
+            if let Some(text) = text {
+                html = note::set_section(&html, head, text, note::Place::Last);
+            }
         }
         if let Some(seconds) = request.duration_seconds {
             html = note::set_entry(&html, note::DURATION, Some(&hours_minutes_seconds(seconds)));

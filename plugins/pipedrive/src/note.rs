@@ -8,9 +8,14 @@
 //! <li><b>Duration</b>: 00:01:05</li><li><b>Result</b>: Accepted</li>
 //! <li><b>Call recording link</b>: <a href="https://…">https://…</a></li></ul>
 //! ```
-//! (one line in the real note).
+//! (one line in the real note), then `<p><b>AI note</b></p><p>…</p>` and
+//! `<p><b>Transcript</b></p><p>…</p>` when the client sent them.
 
 const NOTES_HEAD: &str = "<p><b>Agent notes</b></p><p>";
+/// The head of RingCentral AI's summary section.
+pub const AI_NOTE_HEAD: &str = "<p><b>AI note</b></p><p>";
+/// The head of the transcript section.
+pub const TRANSCRIPT_HEAD: &str = "<p><b>Transcript</b></p><p>";
 const DETAILS_HEAD: &str = "<p><b>Call details</b></p><ul>";
 
 /// The call-details label of the call's start (UTC).
@@ -88,22 +93,38 @@ pub fn agent_note(html: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Replace (or add) the agent-notes section; an empty note removes it.
+/// Replace (or add, first) the agent-notes section; an empty note removes it.
 pub fn set_agent_note(html: &str, note: &str) -> String {
-    let section = if note.trim().is_empty() {
+    set_section(html, NOTES_HEAD, note, Place::First)
+}
+
+/// Where a new section goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Before everything.
+    First,
+    /// After everything.
+    Last,
+}
+
+/// Replace the section that starts with `head`, or add it at `place`;
+/// empty text removes it.
+pub fn set_section(html: &str, head: &str, text: &str, place: Place) -> String {
+    let section = if text.trim().is_empty() {
         String::new()
     } else {
-        format!("{NOTES_HEAD}{}</p>", escape(note))
+        format!("{head}{}</p>", escape(text))
     };
-    match html.find(NOTES_HEAD) {
+    match html.find(head) {
         Some(start) => {
-            let body = start + NOTES_HEAD.len();
+            let body = start + head.len();
             let end = html[body..]
                 .find("</p>")
                 .map_or(html.len(), |e| body + e + 4);
             format!("{}{section}{}", &html[..start], &html[end..])
         }
-        None => format!("{section}{html}"),
+        None if place == Place::First => format!("{section}{html}"),
+        None => format!("{html}{section}"),
     }
 }
 

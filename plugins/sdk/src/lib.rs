@@ -37,7 +37,7 @@
 //! ```no_run
 //! use switchboard_adapter::{
 //!     Adapter, AdapterError, AdapterManifest, AuthType, CallLogCreated, CreateCallLogRequest,
-//!     LoginRequest, Result, UserInfo, export, http, log,
+//!     LoginRequest, Operation, Result, UserInfo, export, http, log,
 //! };
 //!
 //! struct Acme;
@@ -50,6 +50,7 @@
 //!             version: env!("CARGO_PKG_VERSION").into(),
 //!             auth: AuthType::ApiKey,
 //!             allowed_hosts: vec!["api.acme.example".into()],
+//!             implements: vec![Operation::GetUserInfo, Operation::CreateCallLog],
 //!         }
 //!     }
 //!
@@ -120,12 +121,13 @@ pub mod __bindings {
     });
 }
 
-pub use __bindings::switchboard::adapter::types::{
-    AdapterError, AdapterManifest, AuthType, Call, CallLogCreated, CallLogDetails, CallLogUpdated,
-    Contact, ContactRef, CreateCallLogRequest, CreateContactRequest, CreateMessageLogRequest,
-    Credential, Direction, FindContactRequest, GetCallLogRequest, LoginRequest, Message,
-    MessageLogCreated, OauthConfig, Party, RateLimit, UpdateCallLogRequest,
-    UpdateMessageLogRequest, UpsertCallDispositionRequest, UpstreamError, UserContext, UserInfo,
+pub use __bindings::switchboard::adapter::crm_types::{
+    AdapterError, AdapterManifest, Attachment, AttachmentKind, AuthType, Call, CallLeg,
+    CallLogCreated, CallLogDetails, CallLogUpdated, Contact, ContactRef, CreateCallLogRequest,
+    CreateContactRequest, CreateMessageLogRequest, Credential, Direction, FindContactByNameRequest,
+    FindContactRequest, GetCallLogRequest, LoginRequest, Message, MessageLogCreated, MessageType,
+    OauthConfig, Operation, Party, RateLimit, UpdateCallLogRequest, UpdateMessageLogRequest,
+    UpsertCallDispositionRequest, UpstreamError, UserContext, UserInfo,
 };
 
 /// What every operation returns.
@@ -203,8 +205,89 @@ impl Call {
     }
 }
 
+impl Message {
+    /// The contact's side of the message: the sender of an inbound one, the
+    /// first recipient of an outbound one.
+    pub fn contact_party(&self) -> Option<&Party> {
+        match self.direction {
+            Direction::Inbound => Some(&self.from),
+            Direction::Outbound => self.to.first(),
+        }
+    }
+
+    /// What kind of message this is, in words: `SMS`, `Fax`, `Voicemail`,
+    /// `Pager`, `Text`.
+    pub fn kind(&self) -> &'static str {
+        match self.type_ {
+            MessageType::Sms => "SMS",
+            MessageType::Fax => "Fax",
+            MessageType::Voicemail => "Voicemail",
+            MessageType::Pager => "Pager",
+            MessageType::Text => "Text",
+        }
+    }
+
+    /// App Connect's subject for a conversation-day's record:
+    /// `SMS conversation with <contact> - <YYYY-MM-DD>` (or `Fax`, …).
+    pub fn conversation_subject(&self, contact_name: &str) -> String {
+        let what = match self.type_ {
+            MessageType::Fax => "Fax",
+            MessageType::Voicemail => "Voicemail",
+            _ => "SMS conversation",
+        };
+        let day = date(self.creation_time);
+        match self.type_ {
+            MessageType::Fax | MessageType::Voicemail => {
+                format!("{what} from {contact_name} - {day}")
+            }
+            _ => format!("{what} with {contact_name} - {day}"),
+        }
+    }
+
+    /// One line for a record's note listing the conversation's messages:
+    /// `<HH:MM> UTC <sender>: <text>`, then the links of its attachments.
+    /// The download links are left out: they carry a RingCentral token.
+    pub fn note_line(&self) -> String {
+        let sender = self
+            .from
+            .name
+            .as_deref()
+            .or(self.from.phone_number.as_deref())
+            .unwrap_or("unknown");
+        let text = self.subject.as_deref().unwrap_or_default();
+        let mut line = format!("{} UTC {sender}: {text}", time_of_day(self.creation_time));
+        for attachment in &self.attachments {
+            line.push_str(&format!(" [{:?}: {}]", attachment.kind, attachment.uri));
+        }
+        line
+    }
+}
+
+/// `YYYY-MM-DD` of epoch milliseconds, in UTC.
+fn date(epoch_millis: i64) -> String {
+    let days = epoch_millis.div_euclid(86_400_000);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// `HH:MM` of epoch milliseconds, in UTC.
+fn time_of_day(epoch_millis: i64) -> String {
+    let minutes = epoch_millis.div_euclid(60_000).rem_euclid(1440);
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 /// A CRM adapter. Implement [`Adapter::manifest`] and the operations your CRM
-/// supports; the others answer [`AdapterError::Unsupported`].
+/// supports; the others answer [`AdapterError::Unsupported`]. List those you
+/// implement in the manifest's `implements`: the host calls no other.
 ///
 /// Every method is an associated function: the host makes a fresh instance
 /// for each call, so there is no `self` to keep state in. Use [`kv`].
@@ -222,6 +305,12 @@ pub trait Adapter {
     fn find_contact(request: FindContactRequest) -> Result<Vec<Contact>> {
         let _ = request;
         Err(unsupported("find-contact"))
+    }
+
+    /// Find the contacts whose name matches.
+    fn find_contact_by_name(request: FindContactByNameRequest) -> Result<Vec<Contact>> {
+        let _ = request;
+        Err(unsupported("find-contact-by-name"))
     }
 
     /// Create a contact.
@@ -307,6 +396,9 @@ pub mod __private {
         fn find_contact(request: FindContactRequest) -> Result<Vec<Contact>> {
             T::find_contact(request)
         }
+        fn find_contact_by_name(request: FindContactByNameRequest) -> Result<Vec<Contact>> {
+            T::find_contact_by_name(request)
+        }
         fn create_contact(request: CreateContactRequest) -> Result<Contact> {
             T::create_contact(request)
         }
@@ -353,7 +445,9 @@ mod tests {
                 name: None,
             },
             recording_link: None,
+            recording_download_link: None,
             custom_subject: custom_subject.map(str::to_owned),
+            legs: Vec::new(),
         }
     }
 
@@ -369,6 +463,39 @@ mod tests {
             call(Direction::Inbound, Some("Mine")).subject("Ann"),
             "Mine"
         );
+    }
+
+    #[test]
+    fn message_subjects_and_lines_follow_app_connect() {
+        let message = Message {
+            id: "m1".into(),
+            conversation_id: "c1".into(),
+            type_: MessageType::Sms,
+            direction: Direction::Inbound,
+            // 2024-02-29T13:05:00Z
+            creation_time: 1_709_211_900_000,
+            subject: Some("hello".into()),
+            from: Party {
+                phone_number: Some("+1".into()),
+                name: Some("Ann".into()),
+            },
+            to: vec![Party {
+                phone_number: Some("+2".into()),
+                name: None,
+            }],
+            attachments: Vec::new(),
+        };
+        assert_eq!(
+            message.conversation_subject("Ann"),
+            "SMS conversation with Ann - 2024-02-29"
+        );
+        assert_eq!(message.note_line(), "13:05 UTC Ann: hello");
+        assert_eq!(
+            message.contact_party().and_then(|p| p.name.as_deref()),
+            Some("Ann")
+        );
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(-1), "1969-12-31");
     }
 
     #[test]

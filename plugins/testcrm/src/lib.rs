@@ -16,7 +16,8 @@
 //!   create retried after the host died makes no second record.
 //! - The note body follows App Connect's testCRM:
 //!   `- Agent note: …`, `- Result: …`, `- Duration: 1 minute, 5 seconds`,
-//!   `- Call recording link: …`, one line each.
+//!   `- Call recording link: …`, one line each, then `- AI note: …` and
+//!   `- Transcript: …` when the client sent them.
 //!
 //! The logic is written against [`Storage`], so the dispatch benchmark can
 //! run exactly this code natively (over a map) as the floor the sandboxed
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_adapter::{
     Adapter, AdapterError, AdapterManifest, AuthType, CallLogCreated, CallLogDetails,
     CallLogUpdated, CreateCallLogRequest, Credential, Direction, GetCallLogRequest, LoginRequest,
-    UpdateCallLogRequest, UpsertCallDispositionRequest, UserContext, UserInfo,
+    Operation, UpdateCallLogRequest, UpsertCallDispositionRequest, UserContext, UserInfo,
     kv::{self, KvError},
 };
 
@@ -68,6 +69,12 @@ pub struct CallLogRecord {
     pub result: String,
     /// The recording, when there is one.
     pub recording_link: Option<String>,
+    /// RingCentral AI's summary, when the client sent one.
+    #[serde(default)]
+    pub ai_note: Option<String>,
+    /// The call's transcript, when the client sent one.
+    #[serde(default)]
+    pub transcript: Option<String>,
     /// What else the client submitted (JSON).
     pub additional_submission: Option<String>,
     /// The dispositions set on it (JSON).
@@ -88,12 +95,14 @@ pub struct ContactRecord {
 
 impl CallLogRecord {
     fn compose_note(&mut self) {
-        self.note = compose_note(
-            self.agent_note.as_deref(),
-            &self.result,
-            self.duration_seconds,
-            self.recording_link.as_deref(),
-        );
+        self.note = compose_note(&NoteParts {
+            agent_note: self.agent_note.as_deref(),
+            result: &self.result,
+            duration_seconds: self.duration_seconds,
+            recording_link: self.recording_link.as_deref(),
+            ai_note: self.ai_note.as_deref(),
+            transcript: self.transcript.as_deref(),
+        });
     }
 }
 
@@ -105,6 +114,13 @@ impl Adapter for TestCrm {
             version: env!("CARGO_PKG_VERSION").into(),
             auth: AuthType::ApiKey,
             allowed_hosts: Vec::new(),
+            implements: vec![
+                Operation::GetUserInfo,
+                Operation::CreateCallLog,
+                Operation::GetCallLog,
+                Operation::UpdateCallLog,
+                Operation::UpsertCallDisposition,
+            ],
         }
     }
 
@@ -150,6 +166,12 @@ impl Adapter for TestCrm {
         }
         if let Some(link) = request.recording_link {
             record.recording_link = Some(link).filter(|l| !l.is_empty());
+        }
+        if let Some(ai_note) = request.ai_note {
+            record.ai_note = Some(ai_note).filter(|n| !n.is_empty());
+        }
+        if let Some(transcript) = request.transcript {
+            record.transcript = Some(transcript).filter(|t| !t.is_empty());
         }
         if let Some(start_time) = request.start_time {
             record.start_time = start_time;
@@ -254,6 +276,8 @@ pub fn create_call_log(
         duration_seconds: call.duration_seconds,
         result: call.result,
         recording_link: call.recording_link,
+        ai_note: request.ai_note.filter(|n| !n.is_empty()),
+        transcript: request.transcript.filter(|t| !t.is_empty()),
         additional_submission: request.additional_submission,
         dispositions: None,
     };
@@ -293,24 +317,42 @@ pub fn user_id_for_key(key: &str) -> String {
     format!("test-{hash:016x}")
 }
 
+/// What a note body is composed of.
+#[derive(Debug, Default)]
+pub struct NoteParts<'a> {
+    /// The agent's note.
+    pub agent_note: Option<&'a str>,
+    /// RingCentral's result.
+    pub result: &'a str,
+    /// How long the call lasted.
+    pub duration_seconds: u32,
+    /// The recording.
+    pub recording_link: Option<&'a str>,
+    /// RingCentral AI's summary.
+    pub ai_note: Option<&'a str>,
+    /// The transcript.
+    pub transcript: Option<&'a str>,
+}
+
 /// The note body, App Connect testCRM style.
-pub fn compose_note(
-    agent_note: Option<&str>,
-    result: &str,
-    duration_seconds: u32,
-    recording_link: Option<&str>,
-) -> String {
+pub fn compose_note(parts: &NoteParts<'_>) -> String {
     let mut body = String::new();
-    if let Some(note) = agent_note {
+    if let Some(note) = parts.agent_note {
         body.push_str(&format!("- Agent note: {note}\n"));
     }
-    body.push_str(&format!("- Result: {result}\n"));
+    body.push_str(&format!("- Result: {}\n", parts.result));
     body.push_str(&format!(
         "- Duration: {}\n",
-        format_duration(duration_seconds)
+        format_duration(parts.duration_seconds)
     ));
-    if let Some(link) = recording_link {
+    if let Some(link) = parts.recording_link {
         body.push_str(&format!("- Call recording link: {link}\n"));
+    }
+    if let Some(ai_note) = parts.ai_note {
+        body.push_str(&format!("- AI note: {ai_note}\n"));
+    }
+    if let Some(transcript) = parts.transcript {
+        body.push_str(&format!("- Transcript: {transcript}\n"));
     }
     body
 }
@@ -352,13 +394,23 @@ mod tests {
 
     #[test]
     fn note_has_one_line_per_part() {
-        let note = compose_note(Some("called back"), "Accepted", 65, Some("https://r/1"));
+        let note = compose_note(&NoteParts {
+            agent_note: Some("called back"),
+            result: "Accepted",
+            duration_seconds: 65,
+            recording_link: Some("https://r/1"),
+            ai_note: Some("asked for a quote"),
+            transcript: Some("Ann: hi"),
+        });
         assert_eq!(
             note,
-            "- Agent note: called back\n- Result: Accepted\n- Duration: 1 minute, 5 seconds\n- Call recording link: https://r/1\n"
+            "- Agent note: called back\n- Result: Accepted\n- Duration: 1 minute, 5 seconds\n- Call recording link: https://r/1\n- AI note: asked for a quote\n- Transcript: Ann: hi\n"
         );
         assert_eq!(
-            compose_note(None, "Missed", 0, None),
+            compose_note(&NoteParts {
+                result: "Missed",
+                ..NoteParts::default()
+            }),
             "- Result: Missed\n- Duration: 0 seconds\n"
         );
     }

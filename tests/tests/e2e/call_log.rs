@@ -284,7 +284,8 @@ async fn bad_input_gets_a_clear_4xx() {
             b"a=b".to_vec(),
         )
         .await;
-    assert_eq!(form.status, 415);
+    assert_eq!(form.status, 400);
+    assert_eq!(form.body["errorCode"], "INVALID_REQUEST");
     assert_eq!(message(&form), "Content-Type must be application/json");
 
     let huge = server

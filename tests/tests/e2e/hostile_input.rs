@@ -136,7 +136,7 @@ fn corpus(token: &str) -> Vec<(&'static str, Raw, u16, &'static str)> {
             "empty body",
             Raw::bytes("POST", call_log.clone(), Vec::new()),
             400,
-            "Invalid JSON body",
+            "Request body is empty",
         ),
         (
             "null body",
@@ -254,7 +254,7 @@ fn corpus(token: &str) -> Vec<(&'static str, Raw, u16, &'static str)> {
                 content_type: Some("text/plain"),
                 ..Raw::json("POST", call_log.clone(), &valid)
             },
-            415,
+            400,
             "application/json",
         ),
         (
@@ -263,7 +263,7 @@ fn corpus(token: &str) -> Vec<(&'static str, Raw, u16, &'static str)> {
                 content_type: None,
                 ..Raw::json("POST", call_log.clone(), &valid)
             },
-            415,
+            400,
             "application/json",
         ),
         (

@@ -5,6 +5,7 @@
 
 mod auth;
 mod call_log;
+mod contract;
 mod crash;
 mod hostile;
 mod hostile_input;

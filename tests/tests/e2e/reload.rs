@@ -33,7 +33,7 @@ async fn add_replace_remove_and_re_add() {
     dirs.install(artifacts::VERSIONED_V1, FILE);
     let entry = server.wait_for_file(FILE, serving("1.0.0")).await;
     assert_eq!(entry["platform"], "versioned");
-    assert_eq!(entry["witVersion"], "0.1.0");
+    assert_eq!(entry["witVersion"], "0.2.0");
     assert_eq!(entry["sha256"].as_str().unwrap().len(), 64);
     assert!(entry["loadedAt"].as_str().unwrap().contains('T'));
     let token = server.login("versioned", "k").await;
@@ -88,7 +88,7 @@ async fn bad_files_are_refused_and_the_old_version_keeps_serving() {
         (
             "wrong world",
             wrong_world,
-            "does not implement the switchboard:adapter world",
+            "exports no switchboard:adapter/adapter@<version> interface",
         ),
     ];
     for (i, (what, bytes, reason)) in cases.into_iter().enumerate() {

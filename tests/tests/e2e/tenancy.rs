@@ -9,18 +9,9 @@ use switchboard_tests::{
 };
 
 async fn put(server: &TestServer, token: &str, body: &Value) -> Reply {
-    let response = server
-        .client
-        .put(format!("{}/callDisposition?jwtToken={token}", server.base))
-        .json(body)
-        .send()
+    server
+        .put(&format!("/callDisposition?jwtToken={token}"), body)
         .await
-        .unwrap();
-    let status = response.status().as_u16();
-    Reply {
-        status,
-        body: response.json().await.unwrap(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

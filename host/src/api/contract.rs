@@ -1,0 +1,66 @@
+//! The rest of App Connect's core contract: `GET /isAlive`,
+//! `GET /implementedInterfaces` and `GET /authValidation`.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::AuthUser;
+use super::reply::ReturnMessage;
+use crate::service::Operation;
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use serde_json::{Map, Value, json};
+
+/// `GET /isAlive`: App Connect's liveness answer.
+pub(super) async fn is_alive() -> &'static str {
+    "OK"
+}
+
+/// App Connect's name for each operation, as `/implementedInterfaces`
+/// reports it.
+const INTERFACES: &[(&str, Operation)] = &[
+    ("getUserInfo", Operation::GetUserInfo),
+    ("findContact", Operation::FindContact),
+    ("findContactWithName", Operation::FindContactByName),
+    ("createContact", Operation::CreateContact),
+    ("createCallLog", Operation::CreateCallLog),
+    ("getCallLog", Operation::GetCallLog),
+    ("updateCallLog", Operation::UpdateCallLog),
+    ("upsertCallDisposition", Operation::UpsertCallDisposition),
+    ("createMessageLog", Operation::CreateMessageLog),
+    ("updateMessageLog", Operation::UpdateMessageLog),
+];
+
+/// `GET /implementedInterfaces?platform=P`: which operations the platform's
+/// adapter implements, as booleans under App Connect's method names.
+pub(super) async fn implemented_interfaces(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let platform = form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+        .find(|(name, _)| name == "platform")
+        .map(|(_, value)| value.into_owned())
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::bad_request("platform is required"))?;
+    let implemented = state.service.implemented(&platform)?;
+    let interfaces: Map<String, Value> = INTERFACES
+        .iter()
+        .map(|(name, op)| ((*name).to_owned(), Value::Bool(implemented.contains(op))))
+        .collect();
+    Ok(Json(Value::Object(interfaces)))
+}
+
+/// `GET /authValidation`: check the user's stored credential with the CRM.
+/// A credential the CRM no longer accepts answers `successful: false` with
+/// `CRM_SESSION_REVOKED`.
+pub(super) async fn auth_validation(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<Json<Value>, ApiError> {
+    // A revoked session is already App Connect's 200 with
+    // `successful: false` and `CRM_SESSION_REVOKED` (see `error`).
+    state.service.validate_credential(&user).await?;
+    Ok(Json(json!({
+        "successful": true,
+        "returnMessage": ReturnMessage::success("Authorization is valid").ttl(1000),
+    })))
+}
