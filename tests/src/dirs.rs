@@ -130,6 +130,31 @@ impl Dirs {
             .collect()
     }
 
+    /// testCRM's stored message-log records (one per conversation-day).
+    pub async fn testcrm_message_logs(&self) -> Vec<Value> {
+        let entries = self.kv_entries("testCRM", "messagelog/").await;
+        entries
+            .iter()
+            .map(|(_, value)| serde_json::from_slice(value).unwrap())
+            .collect()
+    }
+
+    /// The message ids the server recorded as logged, by id.
+    pub async fn logged_message_ids(&self) -> Vec<String> {
+        let sql = "SELECT message_id FROM message_logs ORDER BY message_id";
+        if let Some(pg) = &self.postgres {
+            let rows = sqlx::query(sql).fetch_all(&pg.pool().await).await.unwrap();
+            return rows.iter().map(|r| r.get(0)).collect();
+        }
+        self.database()
+            .prepare(sql)
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     /// `(credential_kind, credential, refresh_token)` of every user, as
     /// stored (sealed).
     pub async fn stored_credentials(&self) -> Vec<(String, Option<String>, Option<String>)> {

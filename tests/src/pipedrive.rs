@@ -394,17 +394,28 @@ async fn handle(
         ])),
         ("GET", ["api", "v2", "persons", "search"]) => {
             let term = recorded.param("term").unwrap_or_default();
-            if recorded.param("fields").as_deref() != Some("phone") || digits(&term).len() < 2 {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "Search term must be at least 2 characters long",
-                );
-            }
-            let wanted = digits(&term);
+            let by_name = match recorded.param("fields").as_deref() {
+                Some("phone") if digits(&term).len() >= 2 => false,
+                Some("name") if term.trim().chars().count() >= 2 => true,
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "Search term must be at least 2 characters long",
+                    );
+                }
+            };
+            let wanted = if by_name {
+                term.to_lowercase()
+            } else {
+                digits(&term)
+            };
             let items: Vec<Value> = s
                 .persons
                 .values()
                 .filter(|p| {
+                    if by_name {
+                        return p["name"].as_str().unwrap_or_default().to_lowercase().contains(&wanted);
+                    }
                     p["phones"].as_array().into_iter().flatten().any(|ph| {
                         digits(ph["value"].as_str().unwrap_or_default()).contains(&wanted)
                     })

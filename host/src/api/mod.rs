@@ -12,6 +12,7 @@ mod contact;
 mod contract;
 pub mod error;
 mod extract;
+mod message_log;
 pub mod reply;
 mod wire;
 
@@ -75,6 +76,7 @@ pub fn router(state: AppState, limits: HttpOptions) -> Router {
         )
         .route("/authValidation", get(contract::auth_validation))
         .route("/callDisposition", put(call_log::disposition))
+        .route("/messageLog", post(message_log::create))
         .route("/healthz", get(auth::healthz))
         .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) });
     if state.admin_token.is_some() {

@@ -244,11 +244,11 @@ pub(super) struct UpdateCallLog {
     pub additional_submission: Option<serde_json::Value>,
 }
 
-fn non_empty(value: Option<String>) -> Option<String> {
+pub(super) fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
-fn non_empty_secret(value: Option<SecretString>) -> Option<SecretString> {
+pub(super) fn non_empty_secret(value: Option<SecretString>) -> Option<SecretString> {
     use secrecy::ExposeSecret;
     value.filter(|v| !v.expose_secret().trim().is_empty())
 }
@@ -263,7 +263,7 @@ impl From<WireDirection> for Direction {
 }
 
 /// A free-form JSON value passed to adapters as a string; `null` is absent.
-fn json_string(value: Option<serde_json::Value>) -> Option<String> {
+pub(super) fn json_string(value: Option<serde_json::Value>) -> Option<String> {
     value.filter(|v| !v.is_null()).map(|v| v.to_string())
 }
 

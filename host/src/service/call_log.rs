@@ -15,13 +15,14 @@
 //! a replica that dies stops renewing, and after the lease any replica may
 //! create the session.
 
+use super::lease::holding_lease;
 use super::model::{Call, CallLogDetails, ContactRef, expose};
 use super::{Service, ServiceError};
 use crate::runtime::{
     self, CreateCallLogRequest, GetCallLogRequest, UpdateCallLogRequest,
     UpsertCallDispositionRequest,
 };
-use crate::store::{CallLogKey, CallLogState, Reservation, Store, User};
+use crate::store::{CallLogKey, CallLogState, Reservation, User};
 use futures::{StreamExt, TryStreamExt};
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -125,33 +126,6 @@ pub enum UpdateOutcome {
     },
 }
 
-/// Run `work` while keeping this caller's lease on `key` alive, when the
-/// store has leases. A failed renewal is logged and retried at the next
-/// tick: the work is never abandoned halfway, since its outcome at the CRM
-/// would be unknown.
-async fn holding_lease<T>(store: &dyn Store, key: &CallLogKey, work: impl Future<Output = T>) -> T {
-    let Some(lease) = store.lease() else {
-        return work.await;
-    };
-    let mut renew = tokio::time::interval(lease / 3);
-    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    renew.tick().await; // The first tick is now; the lease was just taken.
-    let mut work = std::pin::pin!(work);
-    loop {
-        tokio::select! {
-            done = &mut work => return done,
-            _ = renew.tick() => match store.renew_call_log(key).await {
-                Ok(true) => {}
-                Ok(false) => tracing::error!(
-                    session = %key.session_id,
-                    "lost the reservation's lease while creating; another replica may create the session too"
-                ),
-                Err(e) => tracing::warn!(session = %key.session_id, error = %e, "renewing a reservation's lease"),
-            },
-        }
-    }
-}
-
 impl Service {
     /// Log a call, at most once per session.
     pub async fn create_call_log(
@@ -201,7 +175,9 @@ impl Service {
                 };
                 async move { adapter.adapter.create_call_log(request).await }
             });
-            let created = holding_lease(service.store.as_ref(), &key, creating).await;
+            let store = service.store.as_ref();
+            let renew = || store.renew_call_log(&key);
+            let created = holding_lease(store, &key.session_id, renew, creating).await;
             match created {
                 Ok((created, writes)) => {
                     service

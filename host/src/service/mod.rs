@@ -11,7 +11,9 @@ mod call_log;
 mod contact;
 mod error;
 mod fleet;
+mod lease;
 mod logged;
+mod message_log;
 pub mod model;
 mod session;
 
@@ -23,6 +25,7 @@ pub use auth::{Login, OAuthCallback};
 pub use call_log::{CallLogUpdate, CreateOutcome, LogLookup, NewCallLog, UpdateOutcome};
 pub use error::{AdapterFailure, ServiceError};
 pub use fleet::{Fleet, Replica, Skew};
+pub use message_log::{MessageLogOutcome, NewMessageLog};
 
 use crate::auth::JwtKeys;
 use crate::egress::EgressClient;

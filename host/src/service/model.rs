@@ -216,3 +216,119 @@ impl From<runtime::CallLogDetails> for CallLogDetails {
         }
     }
 }
+
+/// What kind of message a RingCentral message record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageType {
+    /// SMS or MMS.
+    Sms,
+    /// A fax.
+    Fax,
+    /// A voicemail.
+    Voicemail,
+    /// A pager message.
+    Pager,
+    /// A text (RingCentral's `Text`).
+    Text,
+}
+
+/// What an attachment holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentKind {
+    /// A voicemail's audio.
+    AudioRecording,
+    /// A voicemail's transcription.
+    AudioTranscription,
+    /// A fax, as a document.
+    RenderedDocument,
+    /// An MMS picture or file.
+    MmsAttachment,
+    /// The text of a message.
+    Text,
+    /// Anything else.
+    Other,
+}
+
+/// A file attached to a message.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// RingCentral's attachment id.
+    pub id: String,
+    /// What it holds.
+    pub kind: AttachmentKind,
+    /// MIME type, when sent.
+    pub content_type: Option<String>,
+    /// RingCentral's API URI of the content.
+    pub uri: String,
+    /// The URI with the client's RingCentral access token: never logged or
+    /// stored, only handed to the adapter.
+    pub download_link: Option<SecretString>,
+    /// A voicemail's length.
+    pub duration_seconds: Option<u32>,
+}
+
+/// One message to log.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// RingCentral's message id.
+    pub id: String,
+    /// The conversation it belongs to.
+    pub conversation_id: String,
+    /// What kind it is.
+    pub message_type: MessageType,
+    /// Which way it went.
+    pub direction: Direction,
+    /// When it was sent, in milliseconds since the Unix epoch.
+    pub creation_time: i64,
+    /// Its text.
+    pub subject: Option<String>,
+    /// Who sent it.
+    pub from: Party,
+    /// Who it went to.
+    pub to: Vec<Party>,
+    /// What came with it.
+    pub attachments: Vec<Attachment>,
+}
+
+impl From<Message> for runtime::Message {
+    fn from(message: Message) -> Self {
+        Self {
+            id: message.id,
+            conversation_id: message.conversation_id,
+            type_: match message.message_type {
+                MessageType::Sms => runtime::MessageType::Sms,
+                MessageType::Fax => runtime::MessageType::Fax,
+                MessageType::Voicemail => runtime::MessageType::Voicemail,
+                MessageType::Pager => runtime::MessageType::Pager,
+                MessageType::Text => runtime::MessageType::Text,
+            },
+            direction: message.direction.into(),
+            creation_time: message.creation_time,
+            subject: message.subject,
+            from: message.from.into(),
+            to: message.to.into_iter().map(Into::into).collect(),
+            attachments: message.attachments.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<Attachment> for runtime::Attachment {
+    fn from(attachment: Attachment) -> Self {
+        use runtime::AttachmentKind as Kind;
+        Self {
+            id: attachment.id,
+            kind: match attachment.kind {
+                AttachmentKind::AudioRecording => Kind::AudioRecording,
+                AttachmentKind::AudioTranscription => Kind::AudioTranscription,
+                AttachmentKind::RenderedDocument => Kind::RenderedDocument,
+                AttachmentKind::MmsAttachment => Kind::MmsAttachment,
+                AttachmentKind::Text => Kind::Text,
+                AttachmentKind::Other => Kind::Other,
+            },
+            content_type: attachment.content_type,
+            uri: attachment.uri,
+            download_link: expose(attachment.download_link),
+            duration_seconds: attachment.duration_seconds,
+        }
+    }
+}

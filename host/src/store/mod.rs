@@ -209,6 +209,31 @@ pub struct CallLogKey {
     pub session_id: String,
 }
 
+/// Identifies one conversation-day's message log: unique per platform,
+/// user and conversation log id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConversationKey {
+    /// The CRM platform.
+    pub platform: String,
+    /// The App Connect user id.
+    pub user_id: String,
+    /// The client's id of the conversation-day.
+    pub conversation_log_id: String,
+}
+
+/// The outcome of trying to take a conversation-day to log messages into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConversationReservation {
+    /// This caller holds it, and must release it; `log_id` is its CRM
+    /// record, once one was created.
+    Reserved {
+        /// The CRM's id of the conversation-day's record.
+        log_id: Option<String>,
+    },
+    /// Another request is logging messages into it now.
+    InProgress,
+}
+
 /// The state of a call log row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallLogState {
@@ -308,6 +333,31 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Drop this caller's reservation after the create failed.
     async fn release_call_log(&self, key: &CallLogKey) -> Result<()>;
 
+    /// Take conversation-day `key` to log messages into, unless another
+    /// caller holds it (where reservations have leases, one whose lease ran
+    /// out is taken over). Renewed with [`Store::renew_conversation`] like a
+    /// call log's.
+    async fn reserve_conversation(&self, key: &ConversationKey) -> Result<ConversationReservation>;
+    /// Push this caller's lease on `key` forward; whether it still holds it.
+    async fn renew_conversation(&self, key: &ConversationKey) -> Result<bool>;
+    /// Record that message `message_id` is logged in the conversation-day's
+    /// record `log_id` (which becomes the record of `key` if it had none),
+    /// in one transaction.
+    async fn record_message(
+        &self,
+        key: &ConversationKey,
+        message_id: &str,
+        log_id: &str,
+    ) -> Result<()>;
+    /// Let this caller's hold on `key` go (what it recorded stays).
+    async fn release_conversation(&self, key: &ConversationKey) -> Result<()>;
+    /// Which of some messages of one user are logged already.
+    async fn logged_messages(
+        &self,
+        platform: &str,
+        user_id: &str,
+        message_ids: &[String],
+    ) -> Result<Vec<String>>;
     /// The rows for some sessions of one user (any order; missing ones absent).
     async fn call_logs(
         &self,

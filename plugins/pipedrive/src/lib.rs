@@ -10,8 +10,11 @@
 //!   type (looked up once per company and kept in key-value storage), done,
 //!   with the person as primary participant, their organisation, the deal
 //!   when one was chosen, and an HTML note ([`note`]).
+//! - Contacts by name: `/api/v2/persons/search` over names.
+//! - Message logs: one activity per conversation-day ([`messages`]).
 
 mod api;
+pub mod messages;
 pub mod note;
 pub mod phone;
 
@@ -19,8 +22,9 @@ use api::{Api, encode_query, id_value, numeric_id};
 use serde_json::{Map, Value, json};
 use switchboard_adapter::{
     Adapter, AdapterError, AdapterManifest, AuthType, CallLogCreated, CallLogDetails,
-    CallLogUpdated, Contact, CreateCallLogRequest, CreateContactRequest, FindContactRequest,
-    GetCallLogRequest, LoginRequest, OauthConfig, Operation, UpdateCallLogRequest,
+    CallLogUpdated, Contact, CreateCallLogRequest, CreateContactRequest, CreateMessageLogRequest,
+    FindContactByNameRequest, FindContactRequest, GetCallLogRequest, LoginRequest,
+    MessageLogCreated, OauthConfig, Operation, UpdateCallLogRequest, UpdateMessageLogRequest,
     UpsertCallDispositionRequest, UserInfo, export, kv,
 };
 
@@ -54,11 +58,14 @@ impl Adapter for Pipedrive {
             implements: vec![
                 Operation::GetUserInfo,
                 Operation::FindContact,
+                Operation::FindContactByName,
                 Operation::CreateContact,
                 Operation::CreateCallLog,
                 Operation::GetCallLog,
                 Operation::UpdateCallLog,
                 Operation::UpsertCallDisposition,
+                Operation::CreateMessageLog,
+                Operation::UpdateMessageLog,
             ],
         }
     }
@@ -87,26 +94,21 @@ impl Adapter for Pipedrive {
                 "/api/v2/persons/search?term={}&fields=phone&limit=50",
                 encode_query(&term)
             );
-            let data = api.get(&path)?;
-            for item in data["items"].as_array().into_iter().flatten() {
-                let person = &item["item"];
-                let Some(id) = id_value(&person["id"]) else {
-                    continue;
-                };
-                let id = id.to_string();
-                if found.iter().any(|c| c.id == id) {
-                    continue;
-                }
-                found.push(Contact {
-                    id,
-                    name: text(&person["name"]),
-                    phone: first_phone(&person["phones"]).or_else(|| Some(term.clone())),
-                    organization: person["organization"]["name"].as_str().map(str::to_owned),
-                    contact_type: Some("person".into()),
-                    additional_info: None,
-                });
-            }
+            add_persons(&mut found, &api.get(&path)?, Some(&term));
         }
+        Ok(found)
+    }
+
+    fn find_contact_by_name(
+        request: FindContactByNameRequest,
+    ) -> Result<Vec<Contact>, AdapterError> {
+        let api = Api::new(&request.user.hostname, &request.user.credential);
+        let path = format!(
+            "/api/v2/persons/search?term={}&fields=name&limit=50",
+            encode_query(&request.name)
+        );
+        let mut found = Vec::new();
+        add_persons(&mut found, &api.get(&path)?, None);
         Ok(found)
     }
 
@@ -276,6 +278,16 @@ impl Adapter for Pipedrive {
         Ok(CallLogUpdated { updated_note: html })
     }
 
+    fn create_message_log(
+        request: CreateMessageLogRequest,
+    ) -> Result<MessageLogCreated, AdapterError> {
+        messages::create(request)
+    }
+
+    fn update_message_log(request: UpdateMessageLogRequest) -> Result<(), AdapterError> {
+        messages::update(request)
+    }
+
     fn upsert_call_disposition(request: UpsertCallDispositionRequest) -> Result<(), AdapterError> {
         let api = Api::new(&request.user.hostname, &request.user.credential);
         let id = numeric_id("log id", &request.log_id)?;
@@ -318,27 +330,64 @@ impl Adapter for Pipedrive {
 
 export!(Pipedrive);
 
-/// The company's call activity type (`key_string`), from key-value storage
-/// or, the first time, from `GET /v1/activityTypes`. Cached per company:
-/// companies may rename or replace their types.
+/// The persons of a `/api/v2/persons/search` answer not in `found` yet.
+/// `term`: the number searched for, the phone to show when a person has none.
+fn add_persons(found: &mut Vec<Contact>, data: &Value, term: Option<&str>) {
+    for item in data["items"].as_array().into_iter().flatten() {
+        let person = &item["item"];
+        let Some(id) = id_value(&person["id"]) else {
+            continue;
+        };
+        let id = id.to_string();
+        if found.iter().any(|c| c.id == id) {
+            continue;
+        }
+        found.push(Contact {
+            id,
+            name: text(&person["name"]),
+            phone: first_phone(&person["phones"]).or_else(|| term.map(str::to_owned)),
+            organization: person["organization"]["name"].as_str().map(str::to_owned),
+            contact_type: Some("person".into()),
+            additional_info: None,
+        });
+    }
+}
+
+/// The company's call activity type.
 fn call_activity_type(api: &Api<'_>) -> Result<String, AdapterError> {
-    let key = format!("activity-type/{}", api.host());
+    activity_type(api, "call", "call")
+}
+
+/// The company's activity type whose `key_string` (or icon) is `wanted`,
+/// else `fallback`; from key-value storage or, the first time, from
+/// `GET /v1/activityTypes`. Cached per company: companies may rename or
+/// replace their types.
+pub(crate) fn activity_type(
+    api: &Api<'_>,
+    wanted: &str,
+    fallback: &str,
+) -> Result<String, AdapterError> {
+    let key = match wanted {
+        // The key calls have always been cached under.
+        "call" => format!("activity-type/{}", api.host()),
+        _ => format!("activity-type/{wanted}/{}", api.host()),
+    };
     if let Some(cached) = kv::get(&key)? {
         return Ok(String::from_utf8_lossy(&cached).into_owned());
     }
     let types = api.get("/v1/activityTypes")?;
     let all = types.as_array().map(Vec::as_slice).unwrap_or_default();
     let active = |t: &&Value| t["active_flag"] != false;
-    let call = all
+    let chosen = all
         .iter()
         .filter(active)
-        .find(|t| t["key_string"] == "call")
-        .or_else(|| all.iter().filter(active).find(|t| t["icon_key"] == "call"))
+        .find(|t| t["key_string"] == wanted)
+        .or_else(|| all.iter().filter(active).find(|t| t["icon_key"] == wanted))
         .and_then(|t| t["key_string"].as_str())
-        .unwrap_or("call")
+        .unwrap_or(fallback)
         .to_owned();
-    kv::set(&key, call.as_bytes())?;
-    Ok(call)
+    kv::set(&key, chosen.as_bytes())?;
+    Ok(chosen)
 }
 
 /// `additionalSubmission.deals`, when the user picked a deal.

@@ -254,12 +254,33 @@ impl Message {
             .as_deref()
             .or(self.from.phone_number.as_deref())
             .unwrap_or("unknown");
-        let text = self.subject.as_deref().unwrap_or_default();
-        let mut line = format!("{} UTC {sender}: {text}", time_of_day(self.creation_time));
+        let mut line = format!("{} UTC {sender}:", time_of_day(self.creation_time));
+        if let Some(text) = self.subject.as_deref().filter(|t| !t.is_empty()) {
+            line.push(' ');
+            line.push_str(text);
+        }
         for attachment in &self.attachments {
-            line.push_str(&format!(" [{:?}: {}]", attachment.kind, attachment.uri));
+            line.push_str(&format!(
+                " [{}: {}]",
+                attachment.kind.name(),
+                attachment.uri
+            ));
         }
         line
+    }
+}
+
+impl AttachmentKind {
+    /// RingCentral's name of the kind: `AudioRecording`, `RenderedDocument`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AudioRecording => "AudioRecording",
+            Self::AudioTranscription => "AudioTranscription",
+            Self::RenderedDocument => "RenderedDocument",
+            Self::MmsAttachment => "MmsAttachment",
+            Self::Text => "Text",
+            Self::Other => "Other",
+        }
     }
 }
 

@@ -19,22 +19,30 @@
 //!   `- Call recording link: …`, one line each, then `- AI note: …` and
 //!   `- Transcript: …` when the client sent them.
 //!
-//! The logic is written against [`Storage`], so the dispatch benchmark can
+//! - Contacts ([`contacts`]) and message logs ([`messages`]) live in `kv`
+//!   too.
+//!
+//! The call-log logic is written against [`Storage`], so the dispatch benchmark can
 //! run exactly this code natively (over a map) as the floor the sandboxed
 //! call is measured against.
+
+pub mod contacts;
+pub mod messages;
 
 use serde::{Deserialize, Serialize};
 use switchboard_adapter::{
     Adapter, AdapterError, AdapterManifest, AuthType, CallLogCreated, CallLogDetails,
-    CallLogUpdated, CreateCallLogRequest, Credential, Direction, GetCallLogRequest, LoginRequest,
-    Operation, UpdateCallLogRequest, UpsertCallDispositionRequest, UserContext, UserInfo,
+    CallLogUpdated, Contact, CreateCallLogRequest, CreateContactRequest, CreateMessageLogRequest,
+    Credential, Direction, FindContactByNameRequest, FindContactRequest, GetCallLogRequest,
+    LoginRequest, MessageLogCreated, Operation, UpdateCallLogRequest, UpdateMessageLogRequest,
+    UpsertCallDispositionRequest, UserContext, UserInfo,
     kv::{self, KvError},
 };
 
 /// The platform name this adapter serves.
 pub const PLATFORM: &str = "testCRM";
 
-/// Key of the counter that numbers call logs.
+/// Key of the counter that numbers call and message logs.
 const LOG_ID_COUNTER: &str = "next-log-id";
 
 /// The adapter.
@@ -116,10 +124,15 @@ impl Adapter for TestCrm {
             allowed_hosts: Vec::new(),
             implements: vec![
                 Operation::GetUserInfo,
+                Operation::FindContact,
+                Operation::FindContactByName,
+                Operation::CreateContact,
                 Operation::CreateCallLog,
                 Operation::GetCallLog,
                 Operation::UpdateCallLog,
                 Operation::UpsertCallDisposition,
+                Operation::CreateMessageLog,
+                Operation::UpdateMessageLog,
             ],
         }
     }
@@ -141,8 +154,32 @@ impl Adapter for TestCrm {
         })
     }
 
+    fn find_contact(request: FindContactRequest) -> Result<Vec<Contact>, AdapterError> {
+        contacts::find(request)
+    }
+
+    fn find_contact_by_name(
+        request: FindContactByNameRequest,
+    ) -> Result<Vec<Contact>, AdapterError> {
+        contacts::find_by_name(request)
+    }
+
+    fn create_contact(request: CreateContactRequest) -> Result<Contact, AdapterError> {
+        contacts::create(request)
+    }
+
     fn create_call_log(request: CreateCallLogRequest) -> Result<CallLogCreated, AdapterError> {
         create_call_log(&HostKv, request)
+    }
+
+    fn create_message_log(
+        request: CreateMessageLogRequest,
+    ) -> Result<MessageLogCreated, AdapterError> {
+        messages::create(request)
+    }
+
+    fn update_message_log(request: UpdateMessageLogRequest) -> Result<(), AdapterError> {
+        messages::update(request)
     }
 
     fn get_call_log(request: GetCallLogRequest) -> Result<CallLogDetails, AdapterError> {

@@ -16,7 +16,11 @@ fn assert_failed(body: &Value, code: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn is_alive_and_implemented_interfaces() {
-    let dirs = Dirs::with_adapters(&[artifacts::TESTCRM, artifacts::LEGACY]);
+    let dirs = Dirs::with_adapters(&[
+        artifacts::TESTCRM,
+        artifacts::LEGACY,
+        artifacts::VERSIONED_V1,
+    ]);
     let server = TestServer::start(&dirs, &[]).await;
 
     let alive = server
@@ -34,16 +38,27 @@ async fn is_alive_and_implemented_interfaces() {
         testcrm.body,
         json!({
             "getUserInfo": true,
-            "findContact": false,
-            "findContactWithName": false,
-            "createContact": false,
+            "findContact": true,
+            "findContactWithName": true,
+            "createContact": true,
             "createCallLog": true,
             "getCallLog": true,
             "updateCallLog": true,
             "upsertCallDisposition": true,
-            "createMessageLog": false,
-            "updateMessageLog": false,
+            "createMessageLog": true,
+            "updateMessageLog": true,
         })
+    );
+    // What a manifest leaves out is false.
+    let versioned = server
+        .get("/implementedInterfaces?platform=versioned")
+        .await;
+    assert_eq!(versioned.body["createCallLog"], true, "{}", versioned.body);
+    assert_eq!(versioned.body["findContact"], false, "{}", versioned.body);
+    assert_eq!(
+        versioned.body["createMessageLog"], false,
+        "{}",
+        versioned.body
     );
     // A 0.1.0 component exports every 0.1.0 operation; 0.2.0's new one it
     // cannot have.

@@ -10,6 +10,7 @@ mod crash;
 mod hostile;
 mod hostile_input;
 mod logging;
+mod message_log;
 mod misbehaving_crm;
 mod persistence;
 mod pipedrive;

@@ -23,6 +23,7 @@
 mod call_logs;
 mod fleet;
 mod kv;
+mod message_logs;
 mod user_changes;
 mod users;
 
@@ -30,8 +31,8 @@ use super::credentials::{SEALING_KEY_IDS, key_mismatch};
 use super::sealed::Sealer;
 use super::user_cache::UserCache;
 use super::{
-    CallLogKey, CallLogRow, OAuthTokens, ReplicaRecord, Reservation, Result, Store, StoreHealth,
-    User, UserLock,
+    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, OAuthTokens, ReplicaRecord,
+    Reservation, Result, Store, StoreHealth, User, UserLock,
 };
 use crate::kv::KvWrites;
 use anyhow::Context as _;
@@ -181,6 +182,37 @@ impl Store for PgStore {
 
     async fn release_call_log(&self, key: &CallLogKey) -> Result<()> {
         self.release(key).await
+    }
+
+    async fn reserve_conversation(&self, key: &ConversationKey) -> Result<ConversationReservation> {
+        self.take_conversation(key).await
+    }
+
+    async fn renew_conversation(&self, key: &ConversationKey) -> Result<bool> {
+        self.renew_conversation_lease(key).await
+    }
+
+    async fn record_message(
+        &self,
+        key: &ConversationKey,
+        message_id: &str,
+        log_id: &str,
+    ) -> Result<()> {
+        self.insert_message(key, message_id, log_id).await
+    }
+
+    async fn release_conversation(&self, key: &ConversationKey) -> Result<()> {
+        self.drop_conversation_lease(key).await
+    }
+
+    async fn logged_messages(
+        &self,
+        platform: &str,
+        user_id: &str,
+        message_ids: &[String],
+    ) -> Result<Vec<String>> {
+        self.select_logged_messages(platform, user_id, message_ids)
+            .await
     }
 
     async fn call_logs(

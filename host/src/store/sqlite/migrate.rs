@@ -10,6 +10,7 @@ use std::path::Path;
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_initial.sql"),
     include_str!("../../../migrations/sqlite/0002_oauth.sql"),
+    include_str!("../../../migrations/sqlite/0003_message_logs.sql"),
 ];
 
 /// Open the writer's connection: WAL, full fsync, foreign keys, migrated.

@@ -21,6 +21,7 @@
 
 mod call_logs;
 mod kv;
+mod message_logs;
 mod migrate;
 mod readers;
 mod sealing;
@@ -30,8 +31,8 @@ use super::sealed::Sealer;
 use super::user_cache::UserCache;
 use super::writer::Writer;
 use super::{
-    CallLogKey, CallLogRow, OAuthTokens, ReplicaRecord, Reservation, Result, Store, StoreHealth,
-    User, UserLock,
+    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, OAuthTokens, ReplicaRecord,
+    Reservation, Result, Store, StoreHealth, User, UserLock,
 };
 use crate::kv::KvWrites;
 use anyhow::Context as _;
@@ -54,6 +55,7 @@ const STATEMENT_CACHE: usize = 64;
 pub struct SqliteStore {
     readers: Arc<Readers>,
     in_flight: Arc<call_logs::InFlight>,
+    conversations: Arc<message_logs::Conversations>,
     users: Arc<UserCache>,
     writer: Writer,
     sealer: Sealer,
@@ -91,6 +93,7 @@ impl SqliteStore {
         let store = Self {
             readers: Arc::new(Readers::new(path)),
             in_flight: Arc::default(),
+            conversations: Arc::default(),
             users: Arc::new(UserCache::new(true)),
             writer,
             sealer,
@@ -155,6 +158,37 @@ impl Store for SqliteStore {
     async fn release_call_log(&self, key: &CallLogKey) -> Result<()> {
         self.release(key);
         Ok(())
+    }
+
+    async fn reserve_conversation(&self, key: &ConversationKey) -> Result<ConversationReservation> {
+        self.reserve_conversation_in_memory(key)
+    }
+
+    async fn renew_conversation(&self, _key: &ConversationKey) -> Result<bool> {
+        Ok(true)
+    }
+
+    async fn record_message(
+        &self,
+        key: &ConversationKey,
+        message_id: &str,
+        log_id: &str,
+    ) -> Result<()> {
+        self.write_message(key, message_id, log_id).await
+    }
+
+    async fn release_conversation(&self, key: &ConversationKey) -> Result<()> {
+        self.release_conversation_in_memory(key);
+        Ok(())
+    }
+
+    async fn logged_messages(
+        &self,
+        platform: &str,
+        user_id: &str,
+        message_ids: &[String],
+    ) -> Result<Vec<String>> {
+        self.read_logged_messages(platform, user_id, message_ids)
     }
 
     async fn call_logs(
