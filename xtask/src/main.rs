@@ -4,6 +4,8 @@
 //!   and every adapter under `plugins/` at `target/plugins/<crate>.wasm`.
 //! - `cargo xtask run [-- FLAGS]`: build, then `switchboard serve
 //!   --plugins-dir target/plugins [FLAGS]`.
+//! - `cargo xtask contract`: the API contract test alone (the last part of
+//!   `test`).
 //! - `cargo xtask bench [-- --quick]`: every benchmark. The criterion and
 //!   in-process benches (`cargo bench -p switchboard-tests`), then the load
 //!   and scale benches (`switchboard-bench all`) against the release server.
@@ -17,12 +19,16 @@
 //!   else runs as `cargo test --workspace`. The end-to-end tests then run a
 //!   second time on PostgreSQL (`SWITCHBOARD_TESTS_STORE=postgres`: each
 //!   test's server on a throwaway cluster of its own), which needs
-//!   PostgreSQL's server binaries (`initdb`, `pg_ctl`).
+//!   PostgreSQL's server binaries (`initdb`, `pg_ctl`). Last, the API
+//!   contract: schemathesis against a live server's own `/openapi.json`
+//!   (see `contract`), installed from PyPI on first use.
 //!
 //! Each installs the `wasm32-wasip2` target first when it is missing. Keep
 //! these paths and flags stable: other tooling drives the server through them.
 
 #![allow(clippy::print_stdout, reason = "a task runner reports on stdout")]
+
+mod contract;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -50,9 +56,10 @@ fn main() -> Result<()> {
             run(&mut serve)
         }
         "test" => test(&root, &rest),
+        "contract" => contract::check(&root),
         "bench" => bench(&root, &rest),
         _ => bail!(
-            "usage: cargo xtask <build | run [-- serve flags] | test [-- cargo test args] | bench [-- --quick]>"
+            "usage: cargo xtask <build | run [-- serve flags] | test [-- cargo test args] | contract | bench [-- --quick]>"
         ),
     }
 }
@@ -157,12 +164,20 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
     println!("the end-to-end tests again, on PostgreSQL:");
     let third = run_tests(&mut on_postgres, &mut totals);
 
+    // The API against its own OpenAPI document.
+    let fourth = contract::check(root);
+    if let Err(e) = &fourth {
+        println!("the API contract: {e:#}");
+    }
+
     // One closing line for the whole suite.
     println!(
-        "summary: {} passed, {} failed",
-        totals.passed, totals.failed
+        "summary: {} passed, {} failed; API contract: {}",
+        totals.passed,
+        totals.failed,
+        if fourth.is_ok() { "passed" } else { "FAILED" }
     );
-    first.and(second).and(third)
+    first.and(second).and(third).and(fourth)
 }
 
 /// Tests counted over every libtest `test result:` line.
@@ -268,7 +283,13 @@ fn build(root: &Path) -> Result<()> {
     run(Command::new(cargo())
         .current_dir(root)
         .args(["build", "--release", "-p", "switchboard"]))?;
+    build_adapters(root)?;
+    eprintln!("server:  target/release/switchboard");
+    Ok(())
+}
 
+/// Every adapter under `plugins/`, at `target/plugins/<crate>.wasm`.
+fn build_adapters(root: &Path) -> Result<()> {
     let adapters = adapter_crates(&root.join("plugins"))?;
     let mut wasm = Command::new(cargo());
     wasm.current_dir(root).args([
@@ -295,7 +316,6 @@ fn build(root: &Path) -> Result<()> {
         std::fs::rename(&staged, out.join(format!("{name}.wasm")))?;
         eprintln!("adapter: target/plugins/{name}.wasm");
     }
-    eprintln!("server:  target/release/switchboard");
     Ok(())
 }
 

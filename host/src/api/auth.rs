@@ -4,6 +4,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AuthUser, JsonBody};
+use super::openapi::{Envelope, Failure, HealthReply, LoginReply};
 use super::reply::ReturnMessage;
 use super::wire::ApiKeyLogin;
 use crate::service::{AdapterFailure, Login, OAuthCallback, ServiceError};
@@ -13,6 +14,17 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 /// `POST /apiKeyLogin`
+#[utoipa::path(
+    post,
+    path = "/apiKeyLogin",
+    request_body = ApiKeyLogin,
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = LoginReply),
+        (status = 400, description = "Malformed, or no adapter serves the platform", body = Failure),
+        (status = 401, description = "The CRM rejected the API key", body = Failure),
+        (status = 413, description = "The body is too large", body = Failure),
+    )
+)]
 pub(super) async fn api_key_login(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<ApiKeyLogin>,
@@ -35,6 +47,18 @@ pub(super) async fn api_key_login(
 /// `GET /oauth-callback?callbackUri=…&state=…`: App Connect's OAuth return.
 /// `state` carries `platform=<name>` (and `hostname=…`); `callbackUri` is the
 /// client's redirect URL with the CRM's `code` in its query.
+#[utoipa::path(
+    get,
+    path = "/oauth-callback",
+    params(("callbackUri" = String, Query, description = "The client's redirect URL, with the CRM's `code`"), ("state" = Option<String>, Query, description = "`platform=<name>&hostname=…`")),
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = LoginReply),
+        (status = 400, description = "Malformed", body = Failure),
+        (status = 401, description = "The CRM did not authorize", body = Failure),
+        (status = 502, description = "The CRM's token endpoint failed", body = Failure),
+        (status = 503, description = "No OAuth app is configured for the platform", body = Failure),
+    )
+)]
 pub(super) async fn oauth_callback(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -142,6 +166,18 @@ fn login_reply(login: Login) -> Json<Value> {
 }
 
 /// `POST /unAuthorize`
+#[utoipa::path(
+    post,
+    path = "/unAuthorize",
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = Envelope),
+        (status = 400, description = "The request is malformed; the message names the field", body = Failure),
+        (status = 401, description = "No valid jwtToken", body = Failure),
+        (status = 413, description = "The body is too large", body = Failure),
+        (status = 503, description = "The database cannot be reached", body = Failure),
+    ),
+    security(("jwtQuery" = []), ("jwtBearer" = []))
+)]
 pub(super) async fn unauthorize(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -155,6 +191,14 @@ pub(super) async fn unauthorize(
 
 /// `GET /healthz`, a readiness probe: 200 once the adapters are loaded and
 /// while the database answers; 503 before, and while it does not.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    responses(
+        (status = 200, description = "Ready", body = HealthReply),
+        (status = 503, description = "Starting, or the database cannot be reached", body = HealthReply),
+    )
+)]
 pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let health = state.service.health().await;
     let store = match &health.store_down {

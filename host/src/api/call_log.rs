@@ -3,6 +3,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AuthUser, JsonBody};
+use super::openapi::{CallLogFindReply, CallLogReply, CallLogUpdateReply, Failure};
 use super::reply::{ReturnMessage, unsuccessful};
 use super::wire::{self, CallDisposition, CreateCallLog, UpdateCallLog};
 use crate::service::{CreateOutcome, UpdateOutcome};
@@ -15,6 +16,19 @@ use serde_json::{Value, json};
 pub(super) const MAX_SESSION_IDS: usize = 100;
 
 /// `POST /callLog`
+#[utoipa::path(
+    post,
+    path = "/callLog",
+    request_body = CreateCallLog,
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = CallLogReply),
+        (status = 400, description = "The request is malformed; the message names the field", body = Failure),
+        (status = 401, description = "No valid jwtToken", body = Failure),
+        (status = 413, description = "The body is too large", body = Failure),
+        (status = 503, description = "The database cannot be reached", body = Failure),
+    ),
+    security(("jwtQuery" = []), ("jwtBearer" = []))
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -103,6 +117,19 @@ fn parse_find_query(query: &str) -> Result<FindQuery, ApiError> {
 }
 
 /// `GET /callLog?sessionIds=a,b[&requireDetails=true]`
+#[utoipa::path(
+    get,
+    path = "/callLog",
+    params(("sessionIds" = String, Query, description = "Up to 100 comma-separated session ids"), ("requireDetails" = Option<bool>, Query, description = "Read each logged call back from the CRM")),
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = CallLogFindReply),
+        (status = 400, description = "The request is malformed; the message names the field", body = Failure),
+        (status = 401, description = "No valid jwtToken", body = Failure),
+        (status = 413, description = "The body is too large", body = Failure),
+        (status = 503, description = "The database cannot be reached", body = Failure),
+    ),
+    security(("jwtQuery" = []), ("jwtBearer" = []))
+)]
 pub(super) async fn find(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -146,6 +173,19 @@ pub(super) async fn find(
 }
 
 /// `PATCH /callLog`
+#[utoipa::path(
+    patch,
+    path = "/callLog",
+    request_body = UpdateCallLog,
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = CallLogUpdateReply),
+        (status = 400, description = "The request is malformed; the message names the field", body = Failure),
+        (status = 401, description = "No valid jwtToken", body = Failure),
+        (status = 413, description = "The body is too large", body = Failure),
+        (status = 503, description = "The database cannot be reached", body = Failure),
+    ),
+    security(("jwtQuery" = []), ("jwtBearer" = []))
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -169,6 +209,19 @@ pub(super) async fn update(
 }
 
 /// `PUT /callDisposition`
+#[utoipa::path(
+    put,
+    path = "/callDisposition",
+    request_body = CallDisposition,
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = CallLogReply),
+        (status = 400, description = "The request is malformed; the message names the field", body = Failure),
+        (status = 401, description = "No valid jwtToken", body = Failure),
+        (status = 413, description = "The body is too large", body = Failure),
+        (status = 503, description = "The database cannot be reached", body = Failure),
+    ),
+    security(("jwtQuery" = []), ("jwtBearer" = []))
+)]
 pub(super) async fn disposition(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

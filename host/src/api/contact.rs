@@ -4,6 +4,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AuthUser, JsonBody};
+use super::openapi::{ContactCreateReply, ContactsReply, Failure};
 use super::reply::{ReturnMessage, unsuccessful};
 use super::wire::{CreateContact, check_phone_number};
 use crate::service::model::Contact;
@@ -47,6 +48,19 @@ fn contact_json(contact: Contact) -> Value {
 }
 
 /// `GET /contact?phoneNumber=…`
+#[utoipa::path(
+    get,
+    path = "/contact",
+    params(("phoneNumber" = String, Query, description = "The number, usually E.164")),
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = ContactsReply),
+        (status = 400, description = "The request is malformed; the message names the field", body = Failure),
+        (status = 401, description = "No valid jwtToken", body = Failure),
+        (status = 413, description = "The body is too large", body = Failure),
+        (status = 503, description = "The database cannot be reached", body = Failure),
+    ),
+    security(("jwtQuery" = []), ("jwtBearer" = []))
+)]
 pub(super) async fn find(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -64,6 +78,19 @@ const MAX_SEARCH_NAME_LEN: usize = 256;
 
 /// `GET /custom/contact/search?name=…`: contacts by name, in the
 /// `GET /contact` shape.
+#[utoipa::path(
+    get,
+    path = "/custom/contact/search",
+    params(("name" = String, Query, description = "The name to search for")),
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = ContactsReply),
+        (status = 400, description = "The request is malformed; the message names the field", body = Failure),
+        (status = 401, description = "No valid jwtToken", body = Failure),
+        (status = 413, description = "The body is too large", body = Failure),
+        (status = 503, description = "The database cannot be reached", body = Failure),
+    ),
+    security(("jwtQuery" = []), ("jwtBearer" = []))
+)]
 pub(super) async fn search_by_name(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -101,6 +128,19 @@ fn contacts_reply(contacts: Vec<Contact>, none: impl FnOnce() -> String) -> Json
 }
 
 /// `POST /contact`
+#[utoipa::path(
+    post,
+    path = "/contact",
+    request_body = CreateContact,
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = ContactCreateReply),
+        (status = 400, description = "The request is malformed; the message names the field", body = Failure),
+        (status = 401, description = "No valid jwtToken", body = Failure),
+        (status = 413, description = "The body is too large", body = Failure),
+        (status = 503, description = "The database cannot be reached", body = Failure),
+    ),
+    security(("jwtQuery" = []), ("jwtBearer" = []))
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

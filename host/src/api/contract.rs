@@ -4,6 +4,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::AuthUser;
+use super::openapi::{Envelope, Failure, InterfacesReply};
 use super::reply::ReturnMessage;
 use crate::service::Operation;
 use axum::Json;
@@ -11,6 +12,11 @@ use axum::extract::{RawQuery, State};
 use serde_json::{Map, Value, json};
 
 /// `GET /isAlive`: App Connect's liveness answer.
+#[utoipa::path(
+    get,
+    path = "/isAlive",
+    responses((status = 200, description = "`OK`", body = String, content_type = "text/plain"))
+)]
 pub(super) async fn is_alive() -> &'static str {
     "OK"
 }
@@ -32,6 +38,15 @@ const INTERFACES: &[(&str, Operation)] = &[
 
 /// `GET /implementedInterfaces?platform=P`: which operations the platform's
 /// adapter implements, as booleans under App Connect's method names.
+#[utoipa::path(
+    get,
+    path = "/implementedInterfaces",
+    params(("platform" = String, Query, description = "The CRM platform")),
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = InterfacesReply),
+        (status = 400, description = "No platform given", body = Failure),
+    )
+)]
 pub(super) async fn implemented_interfaces(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -52,6 +67,18 @@ pub(super) async fn implemented_interfaces(
 /// `GET /authValidation`: check the user's stored credential with the CRM.
 /// A credential the CRM no longer accepts answers `successful: false` with
 /// `CRM_SESSION_REVOKED`.
+#[utoipa::path(
+    get,
+    path = "/authValidation",
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = Envelope),
+        (status = 400, description = "The request is malformed; the message names the field", body = Failure),
+        (status = 401, description = "No valid jwtToken", body = Failure),
+        (status = 413, description = "The body is too large", body = Failure),
+        (status = 503, description = "The database cannot be reached", body = Failure),
+    ),
+    security(("jwtQuery" = []), ("jwtBearer" = []))
+)]
 pub(super) async fn auth_validation(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -5,6 +5,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{AuthUser, JsonBody};
+use super::openapi::{Failure, MessageLogReply};
 use super::reply::{ReturnMessage, unsuccessful};
 use super::wire::{
     EpochMillis, Id, WireDirection, WireParty, check_no_nul, json_string, non_empty,
@@ -18,6 +19,7 @@ use axum::http::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 /// Longest id accepted (conversation, conversation-day, message, contact).
 const MAX_ID_LEN: usize = 256;
@@ -25,7 +27,7 @@ const MAX_ID_LEN: usize = 256;
 const MAX_MESSAGES: usize = 500;
 
 /// `POST /messageLog`'s body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct CreateMessageLog {
     log_info: LogInfo,
@@ -36,7 +38,7 @@ pub(super) struct CreateMessageLog {
 }
 
 /// `logInfo`: the conversation-day and its messages.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct LogInfo {
     conversation_id: Id,
@@ -45,11 +47,12 @@ struct LogInfo {
     #[serde(default)]
     correspondents: Vec<WireParty>,
     /// The client's RingCentral token, to build attachment download links.
+    #[schema(value_type = Option<String>)]
     rc_access_token: Option<SecretString>,
 }
 
 /// A RingCentral message record.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct WireMessage {
     id: Id,
@@ -67,7 +70,7 @@ struct WireMessage {
 }
 
 /// RingCentral's message types.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 enum WireMessageType {
     #[serde(rename = "SMS")]
     Sms,
@@ -78,7 +81,7 @@ enum WireMessageType {
 }
 
 /// A RingCentral message attachment.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct WireAttachment {
     id: Id,
@@ -198,6 +201,19 @@ fn download_link(uri: &str, token: &SecretString) -> SecretString {
 }
 
 /// `POST /messageLog`
+#[utoipa::path(
+    post,
+    path = "/messageLog",
+    request_body = CreateMessageLog,
+    responses(
+        (status = 200, description = "Done, or App Connect's `successful: false` with an `errorCode`", body = MessageLogReply),
+        (status = 400, description = "The request is malformed; the message names the field", body = Failure),
+        (status = 401, description = "No valid jwtToken", body = Failure),
+        (status = 413, description = "The body is too large", body = Failure),
+        (status = 503, description = "The database cannot be reached", body = Failure),
+    ),
+    security(("jwtQuery" = []), ("jwtBearer" = []))
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

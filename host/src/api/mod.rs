@@ -13,6 +13,7 @@ mod contract;
 pub mod error;
 mod extract;
 mod message_log;
+mod openapi;
 pub mod reply;
 mod wire;
 
@@ -78,6 +79,7 @@ pub fn router(state: AppState, limits: HttpOptions) -> Router {
         .route("/callDisposition", put(call_log::disposition))
         .route("/messageLog", post(message_log::create))
         .route("/healthz", get(auth::healthz))
+        .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) });
     if state.admin_token.is_some() {
         routes = routes

@@ -8,6 +8,11 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::{PartialSchema, ToSchema};
 
 /// Longest session id accepted.
 pub(super) const MAX_SESSION_ID_LEN: usize = 128;
@@ -37,6 +42,28 @@ impl<'de> Deserialize<'de> for Id {
         deserializer.deserialize_any(IdVisitor)
     }
 }
+
+/// A string or an integer, in the OpenAPI document.
+fn string_or_integer(description: &str, format: Option<KnownFormat>) -> RefOr<Schema> {
+    let string = ObjectBuilder::new().schema_type(Type::String);
+    let string = match format {
+        Some(format) => string.format(Some(SchemaFormat::KnownFormat(format))),
+        None => string,
+    };
+    OneOfBuilder::new()
+        .item(string)
+        .item(ObjectBuilder::new().schema_type(Type::Integer))
+        .description(Some(description))
+        .into()
+}
+
+impl PartialSchema for Id {
+    fn schema() -> RefOr<Schema> {
+        string_or_integer("An id, as a string or an integer", None)
+    }
+}
+
+impl ToSchema for Id {}
 
 /// A time that arrives as an ISO 8601 / RFC 3339 string or as epoch
 /// milliseconds; held as epoch milliseconds.
@@ -79,36 +106,48 @@ impl<'de> Deserialize<'de> for EpochMillis {
     }
 }
 
+impl PartialSchema for EpochMillis {
+    fn schema() -> RefOr<Schema> {
+        string_or_integer(
+            "An ISO 8601 time, or milliseconds since the Unix epoch",
+            Some(KnownFormat::DateTime),
+        )
+    }
+}
+
+impl ToSchema for EpochMillis {}
+
 /// `POST /apiKeyLogin`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct ApiKeyLogin {
     pub platform: String,
+    #[schema(value_type = String)]
     pub api_key: SecretString,
     pub hostname: String,
     pub additional_info: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 pub(super) enum WireDirection {
     Inbound,
     Outbound,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct WireParty {
     pub phone_number: Option<String>,
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub(super) struct Recording {
     pub link: Option<String>,
 }
 
 /// One of `logInfo.legs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct WireLeg {
     pub leg_type: Option<String>,
@@ -124,7 +163,7 @@ pub(super) struct WireLeg {
 }
 
 /// `logInfo`: the RingCentral call-log record.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct LogInfo {
     pub id: Option<Id>,
@@ -148,7 +187,7 @@ pub(super) struct LogInfo {
 }
 
 /// `POST /callLog`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct CreateCallLog {
     pub log_info: LogInfo,
@@ -158,12 +197,13 @@ pub(super) struct CreateCallLog {
     pub note: Option<String>,
     pub ai_note: Option<String>,
     pub transcript: Option<String>,
+    #[schema(value_type = Option<String>)]
     pub recording_download_link: Option<SecretString>,
     pub additional_submission: Option<serde_json::Value>,
 }
 
 /// `POST /contact`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct CreateContact {
     pub phone_number: String,
@@ -190,10 +230,11 @@ impl CreateContact {
 }
 
 /// `PUT /callDisposition`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct CallDisposition {
     pub session_id: Id,
+    #[schema(value_type = Object)]
     pub dispositions: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -228,13 +269,14 @@ pub(super) fn check_phone_number(field: &str, number: &str) -> Result<(), ApiErr
 }
 
 /// `PATCH /callLog`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct UpdateCallLog {
     pub session_id: Id,
     pub subject: Option<String>,
     pub note: Option<String>,
     pub recording_link: Option<String>,
+    #[schema(value_type = Option<String>)]
     pub recording_download_link: Option<SecretString>,
     pub ai_note: Option<String>,
     pub transcript: Option<String>,
