@@ -23,7 +23,8 @@ pub trait AdapterKv: Send + Sync + 'static {
     /// Add `delta` to the decimal integer at `key` (0 when absent), atomically;
     /// return the result.
     async fn increment(&self, platform: &str, key: &str, delta: i64) -> anyhow::Result<i64>;
-    /// Write `writes` in one transaction: all of them or none.
+    /// Write `writes` in one transaction: all of them or none. Empty writes
+    /// are a no-op that touches no database, so callers need not check.
     async fn apply(&self, writes: &KvWrites) -> anyhow::Result<()>;
 }
 

@@ -1,10 +1,11 @@
-//! The rest of App Connect's core contract: `GET /isAlive`,
+//! The rest of App Connect's core contract: `GET /isAlive` (and the older
+//! spelling `/is-alive`), `GET /serverVersionInfo`, `GET /hostname`,
 //! `GET /implementedInterfaces` and `GET /authValidation`.
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::AuthUser;
-use super::openapi::{Envelope, Failure, InterfacesReply};
+use super::openapi::{Envelope, Failure, InterfacesReply, VersionReply};
 use super::reply::ReturnMessage;
 use crate::service::Operation;
 use axum::Json;
@@ -19,6 +20,40 @@ use serde_json::{Map, Value, json};
 )]
 pub(super) async fn is_alive() -> &'static str {
     "OK"
+}
+
+/// `GET /is-alive`: the spelling of older App Connect servers.
+#[utoipa::path(
+    get,
+    path = "/is-alive",
+    responses((status = 200, description = "`OK`", body = String, content_type = "text/plain"))
+)]
+pub(super) async fn is_alive_hyphenated() -> &'static str {
+    is_alive().await
+}
+
+/// `GET /serverVersionInfo`: this server's version.
+#[utoipa::path(
+    get,
+    path = "/serverVersionInfo",
+    responses((status = 200, description = "The server's version", body = VersionReply))
+)]
+pub(super) async fn server_version_info() -> Json<Value> {
+    Json(json!({ "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// `GET /hostname`: the CRM host the user signed in to, as text.
+#[utoipa::path(
+    get,
+    path = "/hostname",
+    responses(
+        (status = 200, description = "The hostname", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid jwtToken", body = Failure),
+    ),
+    security(("jwtQuery" = []), ("jwtBearer" = []))
+)]
+pub(super) async fn hostname(AuthUser(user): AuthUser) -> String {
+    user.hostname
 }
 
 /// App Connect's name for each operation, as `/implementedInterfaces`

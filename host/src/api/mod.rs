@@ -71,6 +71,9 @@ pub fn router(state: AppState, limits: HttpOptions) -> Router {
         .route("/contact", get(contact::find).post(contact::create))
         .route("/custom/contact/search", get(contact::search_by_name))
         .route("/isAlive", get(contract::is_alive))
+        .route("/is-alive", get(contract::is_alive_hyphenated))
+        .route("/serverVersionInfo", get(contract::server_version_info))
+        .route("/hostname", get(contract::hostname))
         .route(
             "/implementedInterfaces",
             get(contract::implemented_interfaces),

@@ -33,6 +33,9 @@ use utoipa::{Modify, OpenApi, ToSchema};
         auth::unauthorize,
         auth::healthz,
         contract::is_alive,
+        contract::is_alive_hyphenated,
+        contract::server_version_info,
+        contract::hostname,
         contract::implemented_interfaces,
         contract::auth_validation,
         contact::find,
@@ -266,6 +269,14 @@ pub(super) struct InterfacesReply {
     successful: Option<bool>,
     return_message: Option<ReturnMessage>,
     error_code: Option<String>,
+}
+
+/// `GET /serverVersionInfo`.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(super) struct VersionReply {
+    /// The server's version.
+    version: String,
 }
 
 /// `/healthz`'s store.

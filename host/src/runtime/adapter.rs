@@ -90,10 +90,6 @@ operations! {
     find_contact / call_find_contact (FindContactRequest) -> Vec<Contact> = FindContact;
     /// Create a contact.
     create_contact / call_create_contact (CreateContactRequest) -> Contact = CreateContact;
-    /// Start a conversation-day's message log with its first message.
-    create_message_log / call_create_message_log (CreateMessageLogRequest) -> MessageLogCreated = CreateMessageLog;
-    /// Append a message to a message log.
-    update_message_log / call_update_message_log (UpdateMessageLogRequest) -> () = UpdateMessageLog;
     @current_only
     /// Find the contacts whose name matches.
     find_contact_by_name / call_find_contact_by_name (FindContactByNameRequest) -> Vec<Contact> = FindContactByName;
@@ -140,6 +136,50 @@ impl Adapter {
             }
         })
         .await
+    }
+
+    /// Start a conversation-day's message log with its first message. The
+    /// call's `kv` writes come back uncommitted, for the caller to commit
+    /// with the message it records, as with [`Self::create_call_log`].
+    pub async fn create_message_log(
+        &self,
+        request: CreateMessageLogRequest,
+    ) -> Result<(MessageLogCreated, KvWrites), CallError> {
+        self.call(
+            Operation::CreateMessageLog,
+            async |guest, store| match guest {
+                Exports::Current(guest) => guest.call_create_message_log(store, &request).await,
+                Exports::V0_1(guest) => {
+                    call_v0_1(&request, async |old| {
+                        guest.call_create_message_log(&mut *store, old).await
+                    })
+                    .await
+                }
+            },
+        )
+        .await
+    }
+
+    /// Append a message to a message log; its `kv` writes come back
+    /// uncommitted, as with [`Self::create_message_log`].
+    pub async fn update_message_log(
+        &self,
+        request: UpdateMessageLogRequest,
+    ) -> Result<KvWrites, CallError> {
+        self.call(
+            Operation::UpdateMessageLog,
+            async |guest, store| match guest {
+                Exports::Current(guest) => guest.call_update_message_log(store, &request).await,
+                Exports::V0_1(guest) => {
+                    call_v0_1(&request, async |old| {
+                        guest.call_update_message_log(&mut *store, old).await
+                    })
+                    .await
+                }
+            },
+        )
+        .await
+        .map(|((), writes)| writes)
     }
 
     /// Whether the adapter implements `operation` (its manifest says so).

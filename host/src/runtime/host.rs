@@ -205,9 +205,6 @@ impl HostState {
     /// Commit the call's writes so far.
     async fn commit_writes(&mut self) -> Result<(), String> {
         let writes = self.writes.take();
-        if writes.is_empty() {
-            return Ok(());
-        }
         let env = &self.env;
         env.kv
             .apply(&writes)

@@ -95,9 +95,6 @@ impl Sandbox {
 
     /// Commit writes of a call: a failure is the call's failure.
     pub(super) async fn commit(&self, writes: KvWrites) -> Result<(), CallError> {
-        if writes.is_empty() {
-            return Ok(());
-        }
         self.env.kv.apply(&writes).await.map_err(|e| {
             let (platform, version) = (&self.env.platform, &self.env.version);
             tracing::error!(adapter = %platform, %version, error = %format!("{e:#}"), "committing an adapter call's kv writes");

@@ -8,7 +8,8 @@
 //! it held, the messages not yet logged are logged oldest first: the first
 //! ever creates the record (`create-message-log`), each later one is
 //! appended to it (`update-message-log`), and each is recorded as logged
-//! right after its adapter call, so a retry skips what went through.
+//! right after its adapter call, together with that call's `kv` writes, so
+//! a retry skips what went through.
 //!
 //! In a group conversation (more than one correspondent) the contact's id
 //! is appended to the conversation-day and message ids, so each contact
@@ -142,9 +143,9 @@ impl Service {
             if logged.contains(&id) {
                 continue;
             }
-            let record = match &log_id {
+            let (record, writes) = match &log_id {
                 None => {
-                    let created = self
+                    let (created, writes) = self
                         .call_as(user, |adapter, context| {
                             let request = CreateMessageLogRequest {
                                 user: context,
@@ -156,24 +157,27 @@ impl Service {
                             async move { adapter.adapter.create_message_log(request).await }
                         })
                         .await?;
-                    created.log_id
+                    (created.log_id, writes)
                 }
                 Some(record) => {
-                    self.call_as(user, |adapter, context| {
-                        let request = UpdateMessageLogRequest {
-                            user: context,
-                            log_id: record.clone(),
-                            contact: contact.clone(),
-                            conversation_log_id: key.conversation_log_id.clone(),
-                            message: message.clone(),
-                        };
-                        async move { adapter.adapter.update_message_log(request).await }
-                    })
-                    .await?;
-                    record.clone()
+                    let writes = self
+                        .call_as(user, |adapter, context| {
+                            let request = UpdateMessageLogRequest {
+                                user: context,
+                                log_id: record.clone(),
+                                contact: contact.clone(),
+                                conversation_log_id: key.conversation_log_id.clone(),
+                                message: message.clone(),
+                            };
+                            async move { adapter.adapter.update_message_log(request).await }
+                        })
+                        .await?;
+                    (record.clone(), writes)
                 }
             };
-            self.store.record_message(key, &id, &record).await?;
+            self.store
+                .record_message(key, &id, &record, &writes)
+                .await?;
             log_id = Some(record);
             newly.push(id);
         }

@@ -342,12 +342,13 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn renew_conversation(&self, key: &ConversationKey) -> Result<bool>;
     /// Record that message `message_id` is logged in the conversation-day's
     /// record `log_id` (which becomes the record of `key` if it had none),
-    /// in one transaction.
+    /// with the adapter call's `kv` writes, in one transaction.
     async fn record_message(
         &self,
         key: &ConversationKey,
         message_id: &str,
         log_id: &str,
+        writes: &KvWrites,
     ) -> Result<()>;
     /// Let this caller's hold on `key` go (what it recorded stays).
     async fn release_conversation(&self, key: &ConversationKey) -> Result<()>;

@@ -14,7 +14,7 @@
 //!   Decisions that must see the latest row (the OAuth refresh under its
 //!   lock) read the database directly.
 
-use crate::store::User;
+use crate::store::{Result, User};
 use quick_cache::sync::Cache;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,21 +57,42 @@ impl UserCache {
     }
 
     /// The cached user, if any.
-    pub(super) fn get(&self, id: &str) -> Option<User> {
+    fn get(&self, id: &str) -> Option<User> {
         if !self.on.load(Ordering::Relaxed) {
             return None;
         }
         self.users.get(id)
     }
 
+    /// The cached user, or the one `read` reads from the database, kept
+    /// unless a write happened while it was read or the cache is off.
+    pub(super) async fn read_through<Read>(
+        &self,
+        id: &str,
+        read: impl FnOnce() -> Read,
+    ) -> Result<Option<User>>
+    where
+        Read: Future<Output = Result<Option<User>>>,
+    {
+        if let Some(user) = self.get(id) {
+            return Ok(Some(user));
+        }
+        let seen = self.writes_so_far();
+        let user = read().await?;
+        if let Some(user) = &user {
+            self.fill(seen, user);
+        }
+        Ok(user)
+    }
+
     /// Take before reading the database; hand to [`Self::fill`] after.
-    pub(super) fn writes_so_far(&self) -> u64 {
+    fn writes_so_far(&self) -> u64 {
         self.state().writes
     }
 
     /// Keep `user`, read from the database after `writes_so_far` answered
     /// `seen`, unless a write happened since or the cache is off.
-    pub(super) fn fill(&self, seen: u64, user: &User) {
+    fn fill(&self, seen: u64, user: &User) {
         let state = self.state();
         if state.on && state.writes == seen {
             self.users.insert(user.id.clone(), user.clone());

@@ -31,6 +31,24 @@ async fn is_alive_and_implemented_interfaces() {
         .unwrap();
     assert_eq!(alive.status(), 200);
     assert_eq!(alive.text().await.unwrap(), "OK");
+    let older = server
+        .client
+        .get(format!("{}/is-alive", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(older.text().await.unwrap(), "OK");
+    let version = server.get("/serverVersionInfo").await;
+    assert_eq!(version.body["version"], env!("CARGO_PKG_VERSION"));
+    let token = server.login_at("testCRM", "key-1", "crm.example").await;
+    let hostname = server
+        .client
+        .get(format!("{}/hostname?jwtToken={token}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hostname.status(), 200);
+    assert_eq!(hostname.text().await.unwrap(), "crm.example");
 
     let testcrm = server.get("/implementedInterfaces?platform=testCRM").await;
     assert_eq!(testcrm.status, 200, "{}", testcrm.body);

@@ -4,7 +4,9 @@
 //! statement takes it when nobody holds it or the holder's lease ran out.
 
 use super::PgStore;
+use super::kv::{WRITE_KV, bind_writes};
 use crate::clock::now_ms;
+use crate::kv::KvWrites;
 use crate::store::{ConversationKey, ConversationReservation, Result};
 use sqlx::Row as _;
 
@@ -60,32 +62,34 @@ impl PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Record a logged message and, when the conversation-day had none, its
-    /// record's id: one statement, so one transaction.
+    /// Record a logged message, its adapter call's kv writes and, when the
+    /// conversation-day had none, its record's id: one statement, so one
+    /// transaction.
     pub(super) async fn insert_message(
         &self,
         key: &ConversationKey,
         message_id: &str,
         log_id: &str,
+        writes: &KvWrites,
     ) -> Result<()> {
-        sqlx::query(
-            "WITH conversation AS (
-                UPDATE conversation_logs SET log_id = COALESCE(log_id, $5), updated_at = $6
-                WHERE platform = $1 AND user_id = $2 AND conversation_log_id = $3
+        let sql = format!(
+            "{WRITE_KV}, conversation AS (
+                UPDATE conversation_logs SET log_id = COALESCE(log_id, $10), updated_at = $2
+                WHERE platform = $6 AND user_id = $7 AND conversation_log_id = $8
              )
              INSERT INTO message_logs
                 (platform, user_id, message_id, conversation_log_id, log_id, created_at)
-             VALUES ($1, $2, $4, $3, $5, $6)
-             ON CONFLICT (platform, user_id, message_id) DO NOTHING",
-        )
-        .bind(&key.platform)
-        .bind(&key.user_id)
-        .bind(&key.conversation_log_id)
-        .bind(message_id)
-        .bind(log_id)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+             VALUES ($6, $7, $9, $8, $10, $2)
+             ON CONFLICT (platform, user_id, message_id) DO NOTHING"
+        );
+        bind_writes(sqlx::query(&sql), writes)
+            .bind(&key.platform)
+            .bind(&key.user_id)
+            .bind(&key.conversation_log_id)
+            .bind(message_id)
+            .bind(log_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -197,8 +197,9 @@ impl Store for PgStore {
         key: &ConversationKey,
         message_id: &str,
         log_id: &str,
+        writes: &KvWrites,
     ) -> Result<()> {
-        self.insert_message(key, message_id, log_id).await
+        self.insert_message(key, message_id, log_id, writes).await
     }
 
     async fn release_conversation(&self, key: &ConversationKey) -> Result<()> {

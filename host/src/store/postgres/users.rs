@@ -48,15 +48,7 @@ impl PgStore {
     /// A user by App Connect id, credential opened: from memory when read
     /// before and this replica hears of changes (`store/user_cache.rs`).
     pub(super) async fn read_user(&self, id: &str) -> Result<Option<User>> {
-        if let Some(user) = self.users.get(id) {
-            return Ok(Some(user));
-        }
-        let seen = self.users.writes_so_far();
-        let user = self.read_user_row(id).await?;
-        if let Some(user) = &user {
-            self.users.fill(seen, user);
-        }
-        Ok(user)
+        self.users.read_through(id, || self.read_user_row(id)).await
     }
 
     /// A user as the database holds it.

@@ -5,6 +5,7 @@
 
 use super::SqliteStore;
 use crate::clock::now_ms;
+use crate::kv::KvWrites;
 use crate::store::{ConversationKey, ConversationReservation, Result};
 use rusqlite::{OptionalExtension as _, params, params_from_iter};
 use std::collections::HashSet;
@@ -50,17 +51,20 @@ impl SqliteStore {
         self.conversations.lock().remove(key);
     }
 
-    /// Record a logged message, and the conversation-day's record if new,
-    /// in one writer job.
+    /// Record a logged message, its adapter call's kv writes, and the
+    /// conversation-day's record if new, in one writer job.
     pub(super) async fn write_message(
         &self,
         key: &ConversationKey,
         message_id: &str,
         log_id: &str,
+        writes: &KvWrites,
     ) -> Result<()> {
         let (key, message_id, log_id) = (key.clone(), message_id.to_owned(), log_id.to_owned());
+        let writes = writes.clone();
         self.writer
             .write(move |c| {
+                super::kv::write_kv(c, &writes)?;
                 let now = now_ms();
                 c.prepare_cached(
                     "INSERT INTO conversation_logs

@@ -110,7 +110,7 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, id: &str) -> Result<Option<User>> {
-        self.read_user(id)
+        self.read_user(id).await
     }
 
     async fn user_uncached(&self, id: &str) -> Result<Option<User>> {
@@ -173,8 +173,9 @@ impl Store for SqliteStore {
         key: &ConversationKey,
         message_id: &str,
         log_id: &str,
+        writes: &KvWrites,
     ) -> Result<()> {
-        self.write_message(key, message_id, log_id).await
+        self.write_message(key, message_id, log_id, writes).await
     }
 
     async fn release_conversation(&self, key: &ConversationKey) -> Result<()> {

@@ -51,16 +51,10 @@ impl SqliteStore {
 
     /// A user by App Connect id, credential opened: from memory when read
     /// before (see `store/user_cache.rs`).
-    pub(super) fn read_user(&self, id: &str) -> Result<Option<User>> {
-        if let Some(user) = self.users.get(id) {
-            return Ok(Some(user));
-        }
-        let seen = self.users.writes_so_far();
-        let user = self.read_user_row(id)?;
-        if let Some(user) = &user {
-            self.users.fill(seen, user);
-        }
-        Ok(user)
+    pub(super) async fn read_user(&self, id: &str) -> Result<Option<User>> {
+        self.users
+            .read_through(id, || async { self.read_user_row(id) })
+            .await
     }
 
     /// A user as the file holds it.
