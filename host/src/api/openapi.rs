@@ -47,7 +47,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         call_log::disposition,
         message_log::create,
     ),
-    components(schemas(ReturnMessage, MessageType, Failure)),
+    components(schemas(ReturnMessage, MessageType, Failure, ErrorCode)),
     modifiers(&TokenLocations),
 )]
 struct ApiDoc;
@@ -92,6 +92,63 @@ pub(super) async fn document() -> impl IntoResponse {
 // What follows only describes answers; the handlers build them as JSON,
 // so the types are never constructed (hence `allow(dead_code)`).
 
+/// Every `errorCode` an answer may carry.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+pub(super) enum ErrorCode {
+    /// The request is malformed; the message names the field.
+    InvalidRequest,
+    /// No valid `jwtToken`.
+    Unauthenticated,
+    /// No route here.
+    NotFound,
+    /// The route has no such method.
+    MethodNotAllowed,
+    /// The body is over the limit.
+    PayloadTooLarge,
+    /// The request took too long.
+    RequestTimeout,
+    /// The database cannot be reached.
+    StoreUnavailable,
+    /// No adapter serves the platform.
+    AdapterUnavailable,
+    /// The adapter took too long.
+    AdapterTimeout,
+    /// The adapter crashed.
+    AdapterTrapped,
+    /// The adapter needed more memory than it may have.
+    AdapterMemoryLimit,
+    /// Too many adapter calls at once.
+    AdapterBusy,
+    /// The adapter answered more than the host accepts.
+    AdapterOutputTooLarge,
+    /// The adapter failed in its own code.
+    AdapterError,
+    /// The adapter tried a request the host does not allow.
+    EgressDenied,
+    /// The CRM is rate limiting.
+    RateLimited,
+    /// The adapter does not implement the operation.
+    Unsupported,
+    /// The CRM refused the credential.
+    CrmUnauthorized,
+    /// The CRM answered with an error.
+    CrmError,
+    /// The CRM cannot accept the input.
+    InvalidInput,
+    /// The CRM session ended; sign in again.
+    CrmSessionRevoked,
+    /// The CRM's token endpoint failed at sign-in.
+    CrmUnavailable,
+    /// The operator configured no OAuth app for the platform.
+    OauthNotConfigured,
+    /// Another create of the session or conversation-day is in flight.
+    LogInProgress,
+    /// A server fault.
+    Internal,
+}
+
 /// An answer that did not succeed: App Connect's envelope. Also every 4xx.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -103,7 +160,7 @@ pub(super) struct Failure {
     return_message: ReturnMessage,
     /// A machine-readable code (`INVALID_REQUEST`, `UNSUPPORTED`, …); absent
     /// for a warning that is not an error (no contact found, …).
-    error_code: Option<String>,
+    error_code: Option<ErrorCode>,
 }
 
 /// The envelope of a route with no payload of its own.
@@ -113,7 +170,7 @@ pub(super) struct Failure {
 pub(super) struct Envelope {
     successful: bool,
     return_message: Option<ReturnMessage>,
-    error_code: Option<String>,
+    error_code: Option<ErrorCode>,
 }
 
 /// `POST /apiKeyLogin`, `GET /oauth-callback`.
@@ -128,7 +185,7 @@ pub(super) struct LoginReply {
     /// Present (`false`) when the sign-in failed.
     successful: Option<bool>,
     return_message: Option<ReturnMessage>,
-    error_code: Option<String>,
+    error_code: Option<ErrorCode>,
 }
 
 /// A contact, as `GET /contact` lists it.
@@ -155,7 +212,7 @@ pub(super) struct ContactsReply {
     /// The contacts found; empty when none.
     contact: Option<Vec<ContactJson>>,
     return_message: Option<ReturnMessage>,
-    error_code: Option<String>,
+    error_code: Option<ErrorCode>,
 }
 
 /// A contact just created.
@@ -174,7 +231,7 @@ pub(super) struct ContactCreateReply {
     successful: bool,
     contact: Option<CreatedContact>,
     return_message: Option<ReturnMessage>,
-    error_code: Option<String>,
+    error_code: Option<ErrorCode>,
 }
 
 /// `POST /callLog`, `PUT /callDisposition`.
@@ -186,7 +243,7 @@ pub(super) struct CallLogReply {
     /// The CRM's id of the record.
     log_id: Option<String>,
     return_message: Option<ReturnMessage>,
-    error_code: Option<String>,
+    error_code: Option<ErrorCode>,
 }
 
 /// `PATCH /callLog`.
@@ -199,7 +256,7 @@ pub(super) struct CallLogUpdateReply {
     /// The record's body after the update.
     updated_note: Option<String>,
     return_message: Option<ReturnMessage>,
-    error_code: Option<String>,
+    error_code: Option<ErrorCode>,
 }
 
 /// A logged call, read back (`requireDetails=true`).
@@ -234,7 +291,7 @@ pub(super) struct CallLogFindReply {
     /// In the order the sessions were asked for.
     logs: Option<Vec<LogLookup>>,
     return_message: Option<ReturnMessage>,
-    error_code: Option<String>,
+    error_code: Option<ErrorCode>,
 }
 
 /// `POST /messageLog`.
@@ -247,7 +304,7 @@ pub(super) struct MessageLogReply {
     log_ids: Option<Vec<String>>,
     /// `null` when every message was logged before.
     return_message: Option<ReturnMessage>,
-    error_code: Option<String>,
+    error_code: Option<ErrorCode>,
 }
 
 /// `GET /implementedInterfaces`: one boolean per App Connect method, or the
@@ -268,7 +325,7 @@ pub(super) struct InterfacesReply {
     update_message_log: Option<bool>,
     successful: Option<bool>,
     return_message: Option<ReturnMessage>,
-    error_code: Option<String>,
+    error_code: Option<ErrorCode>,
 }
 
 /// `GET /serverVersionInfo`.
@@ -331,6 +388,33 @@ mod tests {
             "/isAlive",
         ] {
             assert!(paths.contains_key(path), "{path} is described");
+        }
+        // Every code the API answers with is among the documented ones.
+        let documented = document["components"]["schemas"]["ErrorCode"]["enum"].clone();
+        use crate::api::error::ApiError;
+        use axum::http::StatusCode;
+        let mut codes = vec![
+            ApiError::bad_request("x").code,
+            ApiError::unauthenticated().code,
+        ];
+        for status in [
+            StatusCode::NOT_FOUND,
+            StatusCode::METHOD_NOT_ALLOWED,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ] {
+            codes.push(ApiError::from_status(status).code);
+        }
+        for code in codes {
+            assert!(
+                documented
+                    .as_array()
+                    .expect("an enum")
+                    .iter()
+                    .any(|c| c == code),
+                "{code} is documented"
+            );
         }
         let schemes = &document["components"]["securitySchemes"];
         assert_eq!(schemes["jwtQuery"]["in"], "query");

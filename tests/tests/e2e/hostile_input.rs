@@ -344,6 +344,50 @@ fn corpus(token: &str) -> Vec<(&'static str, Raw, u16, &'static str)> {
             "requireDetails",
         ),
         (
+            "message log without logInfo",
+            Raw::json(
+                "POST",
+                format!("/messageLog?jwtToken={token}"),
+                &json!({"contactId": 7}),
+            ),
+            400,
+            "logInfo",
+        ),
+        (
+            "messages that are not a list",
+            Raw::json(
+                "POST",
+                format!("/messageLog?jwtToken={token}"),
+                &json!({"logInfo": {"conversationId": "c", "conversationLogId": "c-1", "messages": "hi"}, "contactId": 7}),
+            ),
+            400,
+            "logInfo.messages",
+        ),
+        (
+            "a message with a NUL in its id",
+            Raw::json(
+                "POST",
+                format!("/messageLog?jwtToken={token}"),
+                &json!({"logInfo": {"conversationId": "c", "conversationLogId": "c-1", "messages": [
+                    {"id": "m\u{0}", "type": "SMS", "direction": "Inbound", "creationTime": 1}
+                ]}, "contactId": 7}),
+            ),
+            400,
+            "NUL",
+        ),
+        (
+            "name search without a name",
+            Raw::get(format!("/custom/contact/search?jwtToken={token}&name=%20")),
+            400,
+            "name is required",
+        ),
+        (
+            "implemented interfaces without a platform",
+            Raw::get("/implementedInterfaces".into()),
+            400,
+            "platform is required",
+        ),
+        (
             "repeated phoneNumber",
             Raw::get(format!(
                 "/contact?jwtToken={token}&phoneNumber=1&phoneNumber=2"

@@ -50,6 +50,29 @@ async fn logs_never_carry_keys_or_tokens() {
             &json!({"sessionId": "log-1", "note": "n"}),
         )
         .await;
+    // RingCentral tokens the client hands over: a recording's download link
+    // and the token message attachments' links are built from.
+    let rc_token = "rc-access-token-77e0a1";
+    let mut with_link = create_body("log-2", json!(1), "note");
+    with_link["recordingDownloadLink"] =
+        json!(format!("https://media.example/r/2?access_token={rc_token}"));
+    server.create(&token, &with_link).await;
+    let message = json!({
+        "logInfo": {
+            "conversationId": "c", "conversationLogId": "c-2024-02-29",
+            "rcAccessToken": rc_token,
+            "messages": [{"id": "m1", "type": "VoiceMail", "direction": "Inbound",
+                          "creationTime": 1_709_211_900_000_i64,
+                          "from": {"phoneNumber": "+16505550100"},
+                          "attachments": [{"id": 1, "type": "AudioRecording",
+                                           "uri": "https://media.example/vm/1"}]}],
+        },
+        "contactId": 7,
+    });
+    let logged = server
+        .post(&format!("/messageLog?jwtToken={token}"), &message)
+        .await;
+    assert_eq!(logged.body["logIds"], json!(["m1"]), "{}", logged.body);
     let bad = server
         .post(
             "/apiKeyLogin",
@@ -68,6 +91,11 @@ async fn logs_never_carry_keys_or_tokens() {
         "logs were captured"
     );
     assert!(!text.contains(api_key), "the API key reached a log");
+    assert!(text.contains("/messageLog"), "the message log was captured");
+    assert!(
+        !text.contains(rc_token),
+        "a RingCentral token reached a log"
+    );
     let signature = token.rsplit('.').next().unwrap();
     assert!(!text.contains(signature), "the jwtToken reached a log");
 }
