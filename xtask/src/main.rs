@@ -125,18 +125,32 @@ fn adapter_crates(dir: &Path) -> Result<Vec<String>> {
     Ok(crates)
 }
 
-fn test(root: &Path, args: &[String]) -> Result<()> {
-    ensure_wasm_target()?;
+/// Every adapter crate: the plugins and the test fixtures.
+fn all_adapter_crates(root: &Path) -> Result<Vec<String>> {
     let mut adapters = adapter_crates(&root.join("plugins"))?;
     adapters.extend(adapter_crates(&root.join("tests/fixtures"))?);
+    Ok(adapters)
+}
+
+/// `--workspace` less the adapter crates: the host-side packages. Every
+/// cargo run that selects exactly these resolves the same features, so
+/// none rebuilds what another built.
+fn host_side_packages(root: &Path) -> Result<Vec<String>> {
+    let mut selection = vec!["--workspace".to_owned()];
+    for name in all_adapter_crates(root)? {
+        selection.extend(["--exclude".to_owned(), name]);
+    }
+    Ok(selection)
+}
+
+fn test(root: &Path, args: &[String]) -> Result<()> {
+    ensure_wasm_target()?;
+    let adapters = all_adapter_crates(root)?;
 
     let mut totals = Totals::default();
-    // The host-side packages; the PostgreSQL pass selects the same ones, so
-    // cargo resolves the same features and rebuilds nothing.
-    let mut host_side = vec!["test".to_owned(), "--workspace".to_owned()];
-    for name in &adapters {
-        host_side.extend(["--exclude".to_owned(), name.clone()]);
-    }
+    // The PostgreSQL pass and the contract test select the same packages.
+    let mut host_side = vec!["test".to_owned()];
+    host_side.extend(host_side_packages(root)?);
     let mut everything_else = Command::new(cargo());
     everything_else.current_dir(root).args(&host_side);
     let first = run_tests(everything_else.args(args), &mut totals);
