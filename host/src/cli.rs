@@ -90,6 +90,15 @@ pub async fn check(file: &Path, sandbox: &SandboxConfig) -> anyhow::Result<Strin
     } else {
         writeln!(out, "  reaches:       {}", m.allowed_hosts.join(", "))?;
     }
+    let needs = adapter.instance_needs();
+    writeln!(
+        out,
+        "  instance:      {} core instances, {} memories ({:.1} MiB at start), {} tables",
+        needs.core_instances,
+        needs.memories,
+        needs.initial_memory_bytes as f64 / (1024.0 * 1024.0),
+        needs.tables
+    )?;
     writeln!(out, "  sha256:        {sha256}")?;
     Ok(out)
 }

@@ -129,7 +129,14 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_RELOAD_DEBOUNCE", default_value = "150ms", value_parser = humantime::parse_duration)]
     pub reload_debounce: Duration,
 
-    /// Size cap of the compiled-artifact cache in `<data-dir>/cache`, in MiB.
+    /// Directory of the compiled-artifact cache. Defaults to
+    /// `<data-dir>/cache`. Several servers may share one: artifacts are
+    /// keyed by the component's sha256 and the engine's settings, and
+    /// written to a temp name and renamed.
+    #[arg(long, env = "SWITCHBOARD_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Size cap of the compiled-artifact cache, in MiB.
     #[arg(long, env = "SWITCHBOARD_CACHE_MAX_MIB", default_value_t = 512)]
     pub cache_max_mib: u64,
 

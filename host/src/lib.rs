@@ -76,7 +76,10 @@ pub async fn serve(
     let secret = auth::load_or_generate_secret(config.jwt_secret.as_ref(), &config.data_dir)?;
     let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl, config.jwt_renew_within);
     let cache = ArtifactCache::new(
-        config.data_dir.join("cache"),
+        config
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("cache")),
         config.cache_max_mib * 1024 * 1024,
     )
     .context("creating the artifact cache")?;

@@ -115,6 +115,15 @@ impl Dirs {
             .unwrap()
     }
 
+    /// `(key, JSON value)` of an adapter's kv entries under `prefix`, by key.
+    pub async fn kv_json(&self, platform: &str, prefix: &str) -> Vec<(String, Value)> {
+        let entries = self.kv_entries(platform, prefix).await;
+        entries
+            .into_iter()
+            .map(|(key, value)| (key, serde_json::from_slice(&value).unwrap()))
+            .collect()
+    }
+
     /// The keys an adapter stored under `prefix`, in order.
     pub async fn kv_keys(&self, platform: &str, prefix: &str) -> Vec<String> {
         let entries = self.kv_entries(platform, prefix).await;

@@ -39,6 +39,53 @@ pub mod artifacts {
     include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 }
 
+/// The adapters in other languages (`examples/`), which `cargo xtask build
+/// --examples` builds into `target/plugins/` (`cargo xtask test` does it
+/// first), and the Python test fixture it builds into
+/// `target/test-plugins/`.
+pub mod examples {
+    use std::path::Path;
+
+    fn built(dir: &str, file: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target")
+            .join(dir)
+            .join(file);
+        assert!(
+            path.exists(),
+            "{} is missing: run `cargo xtask build --examples` (it needs node, npm and python3)",
+            path.display()
+        );
+        path.display().to_string()
+    }
+
+    /// testCRM in TypeScript (platform `jsTestCRM`).
+    pub fn jstestcrm() -> String {
+        built("plugins", "jstestcrm.wasm")
+    }
+
+    /// testCRM in Python (platform `pyTestCRM`).
+    pub fn pytestcrm() -> String {
+        built("plugins", "pytestcrm.wasm")
+    }
+
+    /// A Python adapter whose creates sleep (platform `pynap`; in
+    /// `tests/fixtures/pynap`).
+    pub fn pynap() -> String {
+        built("test-plugins", "pynap.wasm")
+    }
+
+    /// An artifact cache every test server may share (`--cache-dir`), so a
+    /// JS or Python component (10 s or more to compile) compiles once per
+    /// suite run rather than once per test.
+    pub fn shared_cache() -> String {
+        std::env::temp_dir()
+            .join("switchboard-tests-artifact-cache")
+            .display()
+            .to_string()
+    }
+}
+
 /// The JWT secret every test server uses, so tests can forge tokens.
 pub const JWT_SECRET: &str = "switchboard-tests-secret-0123456789abcdef";
 

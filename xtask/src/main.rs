@@ -1,7 +1,10 @@
 //! `cargo xtask`: the project's tasks.
 //!
-//! - `cargo xtask build`: the release server at `target/release/switchboard`
-//!   and every adapter under `plugins/` at `target/plugins/<crate>.wasm`.
+//! - `cargo xtask build [--examples]`: the release server at
+//!   `target/release/switchboard` and every adapter under `plugins/` at
+//!   `target/plugins/<crate>.wasm`. `--examples` adds the TypeScript and
+//!   Python adapters under `examples/` (see `examples`), which needs node,
+//!   npm and python3.
 //! - `cargo xtask run [-- FLAGS]`: build, then `switchboard serve
 //!   --plugins-dir target/plugins [FLAGS]`.
 //! - `cargo xtask contract`: the API contract test alone (the last part of
@@ -13,7 +16,9 @@
 //!   load generator.
 //!   `--quick` runs each once at a tiny size, as CI does, so they stay
 //!   working; the figures it prints mean nothing.
-//! - `cargo xtask test [-- ARGS]`: the whole test suite. Adapter crates
+//! - `cargo xtask test [-- ARGS]`: the whole test suite. First the
+//!   examples are built (as `build --examples` does, with the SDKs' own
+//!   unit tests), since the end-to-end suite loads them. Adapter crates
 //!   (plugins and test fixtures) are components: their `cdylib` cannot link
 //!   for the host, so their unit tests run as `--lib` only, and everything
 //!   else runs as `cargo test --workspace`. The end-to-end tests then run a
@@ -29,6 +34,7 @@
 #![allow(clippy::print_stdout, reason = "a task runner reports on stdout")]
 
 mod contract;
+mod examples;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -44,7 +50,13 @@ fn main() -> Result<()> {
     let rest: Vec<String> = args.skip_while(|a| a == "--").collect();
     let root = workspace_root();
     match task.as_str() {
-        "build" => build(&root),
+        "build" => {
+            build(&root)?;
+            if rest.iter().any(|a| a == "--examples") {
+                examples::build(&root)?;
+            }
+            Ok(())
+        }
         "run" => {
             build(&root)?;
             let server = root.join("target/release/switchboard");
@@ -59,7 +71,7 @@ fn main() -> Result<()> {
         "contract" => contract::check(&root),
         "bench" => bench(&root, &rest),
         _ => bail!(
-            "usage: cargo xtask <build | run [-- serve flags] | test [-- cargo test args] | contract | bench [-- --quick]>"
+            "usage: cargo xtask <build [--examples] | run [-- serve flags] | test [-- cargo test args] | contract | bench [-- --quick]>"
         ),
     }
 }
@@ -145,6 +157,9 @@ fn host_side_packages(root: &Path) -> Result<Vec<String>> {
 
 fn test(root: &Path, args: &[String]) -> Result<()> {
     ensure_wasm_target()?;
+    // The end-to-end suite loads the examples (and this runs the SDKs'
+    // unit tests).
+    examples::build(root)?;
     let adapters = all_adapter_crates(root)?;
 
     let mut totals = Totals::default();

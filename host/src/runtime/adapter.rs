@@ -12,6 +12,7 @@ use super::bindings::{
     UpdateCallLogRequest, UpdateMessageLogRequest, UpsertCallDispositionRequest, UserInfo,
 };
 use super::compat::call_v0_1;
+use super::limits::InstanceNeeds;
 use super::sandbox::{CallStats, Sandbox};
 use super::world::{Exports, WitVersion};
 use crate::kv::KvWrites;
@@ -22,6 +23,7 @@ pub struct Adapter {
     pub(super) sandbox: Sandbox,
     pub(super) manifest: AdapterManifest,
     pub(super) wit_version: WitVersion,
+    pub(super) needs: InstanceNeeds,
 }
 
 impl std::fmt::Debug for Adapter {
@@ -195,6 +197,11 @@ impl Adapter {
     /// The contract version the component was built against.
     pub fn wit_version(&self) -> WitVersion {
         self.wit_version
+    }
+
+    /// What one instance takes from the instance pool.
+    pub fn instance_needs(&self) -> InstanceNeeds {
+        self.needs
     }
 
     /// Calls and failures since load.

@@ -8,7 +8,10 @@ use super::cache::{ArtifactCache, CacheOutcome};
 use super::compat;
 use super::egress::EgressPolicy;
 use super::host::{AdapterEnv, HostState};
-use super::limits::{self, Limits};
+use super::limits::{
+    self, CORE_INSTANCES_PER_INSTANCE, InstanceNeeds, Limits, MEMORIES_PER_INSTANCE,
+    TABLES_PER_INSTANCE,
+};
 use super::sandbox::Sandbox;
 use super::settings::{LimitOverrides, OperatorSettings};
 use super::world::{Exports, WorldPre};
@@ -62,10 +65,13 @@ impl Runtime {
         limits::check(config)?;
         let instances = config.max_instances;
         let mut pool = PoolingAllocationConfig::new();
+        // Sized for the largest component the host accepts (see
+        // `InstanceNeeds::check`), so `--max-instances` calls of a Python
+        // adapter fit as well as a Rust one's.
         pool.total_component_instances(instances)
-            .total_core_instances(instances.saturating_mul(8))
-            .total_memories(instances.saturating_mul(2))
-            .total_tables(instances.saturating_mul(8))
+            .total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_INSTANCE))
+            .total_memories(instances.saturating_mul(MEMORIES_PER_INSTANCE))
+            .total_tables(instances.saturating_mul(TABLES_PER_INSTANCE))
             .total_stacks(instances)
             .max_memory_size(config.memory_bytes())
             .linear_memory_keep_resident(config.adapter_keep_resident_kib as usize * 1024)
@@ -103,6 +109,8 @@ impl Runtime {
         sha256: &str,
         settings: OperatorSettings,
     ) -> Result<(Adapter, CacheOutcome), LoadError> {
+        let needs = InstanceNeeds::of(&bytes);
+        needs.check(&self.config)?;
         let engine = self.engine.clone();
         let cache = self.cache.clone();
         let sha = sha256.to_owned();
@@ -146,6 +154,7 @@ impl Runtime {
                 sandbox: Sandbox::new(pre, env, limits),
                 manifest,
                 wit_version,
+                needs,
             },
             outcome,
         ))

@@ -3,6 +3,7 @@
 
 use super::bindings::switchboard::adapter::{config, kv, log};
 use super::egress::{EgressHooks, EgressPolicy};
+use super::guest_output::GuestOutput;
 use crate::kv::{AdapterKv, KvWrites};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
@@ -110,6 +111,8 @@ pub(super) struct HostState {
     pub(super) cpu: CpuMeter,
     /// The call's `kv` writes, not yet committed (see [`crate::kv`]).
     pub(super) writes: KvWrites,
+    /// What the adapter wrote to stdout and stderr.
+    pub(super) output: GuestOutput,
     env: Arc<AdapterEnv>,
 }
 
@@ -117,8 +120,12 @@ impl HostState {
     pub(super) fn new(env: Arc<AdapterEnv>, max_memory: usize, cpu_budget: Duration) -> Self {
         // No preopened directories, no environment, no arguments, no sockets
         // and no name lookup: the adapter reaches the world only through
-        // wasi:http and the egress hooks.
+        // wasi:http and the egress hooks. Its stdout and stderr are kept
+        // (bounded) for the log, should the call fail.
+        let output = GuestOutput::default();
         let wasi = WasiCtx::builder()
+            .stdout(output.clone())
+            .stderr(output.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -134,6 +141,7 @@ impl HostState {
             },
             cpu: CpuMeter::new(cpu_budget),
             writes: KvWrites::new(env.platform.clone()),
+            output,
             env,
         }
     }

@@ -1,6 +1,7 @@
 //! The bounds every call runs within: the server's, checked once at start,
 //! and each adapter's, resolved from its operator file against the server's.
 
+use super::LoadError;
 use super::engine::EPOCH_TICK;
 use super::settings::{LimitOverrides, SettingsError};
 use crate::config::SandboxConfig;
@@ -86,6 +87,94 @@ impl Limits {
         })
     }
 }
+
+/// What one instance of a component takes: its core instances, the
+/// memories and tables its core modules define, and the largest memory's
+/// initial size. Read from the bytes before they are compiled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstanceNeeds {
+    /// Core module instances per component instance.
+    pub core_instances: u32,
+    /// Linear memories defined.
+    pub memories: u32,
+    /// Tables defined.
+    pub tables: u32,
+    /// The largest memory's initial size.
+    pub initial_memory_bytes: u64,
+}
+
+impl InstanceNeeds {
+    /// The needs of `component`'s bytes (what parses of them; the compiler
+    /// explains bytes that do not parse).
+    pub fn of(component: &[u8]) -> Self {
+        use wasmparser::Payload;
+        let mut needs = Self::default();
+        for payload in wasmparser::Parser::new(0).parse_all(component) {
+            match payload {
+                Ok(Payload::InstanceSection(instances)) => {
+                    // Bundles of exports are not instances of their own.
+                    let instantiated = instances
+                        .into_iter()
+                        .flatten()
+                        .filter(|i| matches!(i, wasmparser::Instance::Instantiate { .. }));
+                    needs.core_instances += instantiated.count() as u32;
+                }
+                Ok(Payload::TableSection(tables)) => needs.tables += tables.count(),
+                Ok(Payload::MemorySection(memories)) => {
+                    needs.memories += memories.count();
+                    for memory in memories.into_iter().flatten() {
+                        let page = memory.page_size_log2.map_or(65_536, |log2| 1u64 << log2);
+                        needs.initial_memory_bytes = needs
+                            .initial_memory_bytes
+                            .max(memory.initial.saturating_mul(page));
+                    }
+                }
+                _ => {}
+            }
+        }
+        needs
+    }
+
+    /// Refuse a component that cannot be instantiated under the server's
+    /// limits, naming the figures and the flag, before it is compiled (the
+    /// pooling allocator would refuse it later in its own words).
+    pub(super) fn check(&self, config: &SandboxConfig) -> Result<(), LoadError> {
+        if self.initial_memory_bytes > config.memory_bytes() as u64 {
+            return Err(LoadError::MemoryNeeds {
+                needs_mib: self.initial_memory_bytes.div_ceil(1024 * 1024),
+                limit_mib: config.adapter_memory_mib,
+            });
+        }
+        let per_instance = [
+            (
+                "core instances",
+                self.core_instances,
+                CORE_INSTANCES_PER_INSTANCE,
+            ),
+            ("memories", self.memories, MEMORIES_PER_INSTANCE),
+            ("tables", self.tables, TABLES_PER_INSTANCE),
+        ];
+        for (what, needs, most) in per_instance {
+            if needs > most {
+                return Err(LoadError::InstanceNeeds(format!(
+                    "an instance of it needs {needs} {what}; the host gives each at most {most}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Core instances the pool holds per `--max-instances`: a Rust adapter
+/// takes 3, a JS one 4, a Python one 14. The pool only counts them, so a
+/// generous bound costs nothing.
+pub(super) const CORE_INSTANCES_PER_INSTANCE: u32 = 32;
+/// Memories the pool holds per `--max-instances` (each slot reserves
+/// address space up front). The adapters here define 1.
+pub(super) const MEMORIES_PER_INSTANCE: u32 = 2;
+/// Tables the pool holds per `--max-instances` (each slot reserves address
+/// space up front). The adapters here define 2.
+pub(super) const TABLES_PER_INSTANCE: u32 = 8;
 
 #[cfg(test)]
 mod tests {

@@ -33,6 +33,7 @@ pub mod cache;
 mod compat;
 pub mod egress;
 mod engine;
+mod guest_output;
 mod host;
 mod limits;
 mod manifest;
@@ -53,7 +54,7 @@ pub use bindings::{
 pub use cache::CacheError;
 pub use engine::{EPOCH_TICK, Runtime};
 pub use host::{MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
-pub use limits::{LimitError, check as check_limits};
+pub use limits::{InstanceNeeds, LimitError, check as check_limits};
 pub use manifest::ManifestError;
 pub use sandbox::CallStats;
 pub use settings::{EgressOverrides, LimitOverrides, OperatorSettings, SettingsError};
@@ -102,6 +103,23 @@ pub enum LoadError {
     /// The compiler's blocking task died.
     #[error("not a valid WebAssembly component: the compiler task failed: {0}")]
     CompilerTask(#[from] tokio::task::JoinError),
+    /// The component needs more memory at start than the server lets an
+    /// adapter have.
+    #[error(
+        "the component needs {needs_mib} MiB of memory at start, more than the {limit_mib} MiB \
+         an adapter may have: start the server with --adapter-memory-mib {needs_mib} or more \
+         (SWITCHBOARD_ADAPTER_MEMORY_MIB)"
+    )]
+    MemoryNeeds {
+        /// What its largest memory starts at, rounded up.
+        needs_mib: u64,
+        /// `--adapter-memory-mib`.
+        limit_mib: u32,
+    },
+    /// An instance of the component would take more of the instance pool
+    /// than any one may.
+    #[error("the component is too large to instantiate: {0}")]
+    InstanceNeeds(String),
     /// The component targets no contract version this host serves.
     #[error("unsupported switchboard:adapter version: {0}")]
     WitVersion(String),

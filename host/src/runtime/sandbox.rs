@@ -155,6 +155,13 @@ impl Sandbox {
             (result, _) => result,
         };
         let (platform, version) = (&self.env.platform, &self.env.version);
+        // A JS or Python adapter prints its traceback before it traps or
+        // answers `internal`: that is for the operator, never the client.
+        if let CallError::Trapped(_) | CallError::Adapter(AdapterError::Internal(_)) = result
+            && let Some(output) = state.output.text()
+        {
+            tracing::warn!(adapter = %platform, %version, operation, ?output, "the failed call's stdout and stderr");
+        }
         if let CallError::Adapter(_) = result {
             // The adapter ran and answered; a business outcome, not a fault.
             tracing::info!(adapter = %platform, %version, operation, error = %result, "adapter call failed");

@@ -178,3 +178,41 @@ async fn oauth_tokens_and_client_secrets_never_reach_a_log() {
         assert!(!text.contains(secret), "{secret} reached a log");
     }
 }
+
+/// What an adapter printed before it crashed (a Rust panic message here; a
+/// JS or Python traceback alike) reaches the log at `warn` with the
+/// request's id, and never the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_adapters_own_output_reaches_the_log_not_the_client() {
+    let logs = captured();
+    let dirs = Dirs::with_adapters(&[artifacts::HOSTILE]);
+    let server = TestServer::start(&dirs, &[]).await;
+    let token = server.login("hostile", "k").await;
+    let request_id = "req-91c2-guest-output";
+    let response = server
+        .client
+        .post(format!("{}/callLog?jwtToken={token}", server.base))
+        .header("x-request-id", request_id)
+        .json(&create_body("trap-1", json!(1), "trap"))
+        .send()
+        .await
+        .unwrap();
+    let body = response.text().await.unwrap();
+    assert!(body.contains("ADAPTER_TRAPPED"), "{body}");
+    let printed = "hostile adapter asked to trap";
+    assert!(
+        !body.contains(printed),
+        "the client saw the guest's output: {body}"
+    );
+    server.stop().await;
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let line = text
+        .lines()
+        .find(|line| line.contains("the failed call's stdout and stderr"))
+        .expect("the guest's output was logged");
+    assert!(line.contains(" WARN "), "{line}");
+    assert!(line.contains(printed), "{line}");
+    assert!(line.contains(&format!("request_id={request_id}")), "{line}");
+    assert!(line.contains("operation=\"create-call-log\""), "{line}");
+}

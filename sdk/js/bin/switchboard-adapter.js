@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// switchboard-adapter build ENTRY [-o OUT.wasm] [--wit DIR]
+//
+// Bundles ENTRY (TypeScript or JavaScript, with its imports from npm) into
+// one ES module with esbuild, then makes it a component of the
+// `adapter-world` with componentize-js. The WIT is the one this SDK
+// targets unless `--wit` names another.
+
+import { componentize } from "@bytecodealliance/componentize-js";
+import { build } from "esbuild";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const WORLD = "adapter-world";
+const BUNDLED_WIT = fileURLToPath(new URL("../wit", import.meta.url));
+const USAGE = "usage: switchboard-adapter build ENTRY [-o OUT.wasm] [--wit DIR]";
+
+async function main(argv) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: "string", short: "o" },
+      wit: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, entry] = positionals;
+  if (values.help || command !== "build" || entry === undefined) {
+    console.error(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const out = resolve(values.out ?? `${basename(entry, extname(entry))}.wasm`);
+  const wit = resolve(values.wit ?? BUNDLED_WIT);
+
+  const work = await mkdtemp(join(tmpdir(), "switchboard-adapter-"));
+  try {
+    const bundle = join(work, "adapter.js");
+    await build({
+      entryPoints: [resolve(entry)],
+      outfile: bundle,
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      // The host's interfaces are the component's imports.
+      external: ["switchboard:*", "wasi:*"],
+      logLevel: "warning",
+    });
+    const { component } = await componentize({
+      sourcePath: bundle,
+      witPath: wit,
+      worldName: WORLD,
+      // The adapter makes requests (fetch); it serves none.
+      disableFeatures: ["fetch-event"],
+    });
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, component);
+    console.error(`built ${out} (${(component.length / 1048576).toFixed(1)} MiB)`);
+    return 0;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`switchboard-adapter: ${error.message ?? error}`);
+    process.exit(1);
+  },
+);

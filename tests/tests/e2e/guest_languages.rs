@@ -1,0 +1,246 @@
+//! Adapters in TypeScript and Python (`examples/`): `jsTestCRM` and
+//! `pyTestCRM` are testCRM rewritten with the JS and Python SDKs. Each runs
+//! the same scenario through every call-log and contact route, and its
+//! replies and stored records must be exactly testCRM's.
+
+use serde_json::{Value, json};
+use switchboard_tests::{Dirs, TestServer, artifacts, create_body, examples};
+
+/// Every reply of the scenario, and what the adapter stored, with its
+/// platform name replaced by `<crm>`.
+async fn transcript(component: &str, platform: &str) -> Value {
+    let dirs = Dirs::with_adapters(&[component]);
+    let cache = examples::shared_cache();
+    let server = TestServer::start(&dirs, &["--cache-dir", &cache]).await;
+    let mut replies = Vec::new();
+
+    let empty = server
+        .post(
+            "/apiKeyLogin",
+            &json!({"platform": platform, "apiKey": " ", "hostname": "h"}),
+        )
+        .await;
+    replies.push(empty.body);
+    let ann = server.login(platform, "key-1").await;
+    let bob = server.login(platform, "key-2").await;
+    let q = |token: &str, rest: &str| {
+        format!(
+            "{rest}{}jwtToken={token}",
+            if rest.contains('?') { "&" } else { "?" }
+        )
+    };
+
+    // Contacts: create, find by number and by name, and not another user's.
+    for (name, number) in [
+        ("John Smith", "+1 (650) 444-5566"),
+        ("Ann Lee", "+18662019834"),
+    ] {
+        let created = server
+            .post(
+                &q(&ann, "/contact"),
+                &json!({"phoneNumber": number, "newContactName": name, "newContactType": "person"}),
+            )
+            .await;
+        replies.push(created.body);
+    }
+    for path in [
+        "/contact?phoneNumber=%2B16504445566",
+        "/contact?phoneNumber=%2B19999999999",
+        "/custom/contact/search?name=smith",
+    ] {
+        replies.push(server.get(&q(&ann, path)).await.body);
+    }
+    replies.push(
+        server
+            .get(&q(&bob, "/contact?phoneNumber=%2B16504445566"))
+            .await
+            .body,
+    );
+
+    // Call logs: create, the same session again, find with details, patch,
+    // dispositions, and another user's view.
+    let created = server
+        .create(&ann, &create_body("s1", json!("1"), "Discussed renewal"))
+        .await;
+    replies.push(created.body);
+    replies.push(
+        server
+            .create(&ann, &create_body("s1", json!("1"), "again"))
+            .await
+            .body,
+    );
+    let mut outbound = create_body("s2", json!(2), "");
+    outbound["logInfo"]["direction"] = json!("Outbound");
+    outbound["logInfo"]["duration"] = json!(3725);
+    outbound["aiNote"] = json!("asked for a quote");
+    replies.push(server.create(&ann, &outbound).await.body);
+    replies.push(server.find(&ann, "s1,s3,s2", true).await.body);
+    let patched = server
+        .patch(
+            &q(&ann, "/callLog"),
+            &json!({"sessionId": "s1", "subject": "Follow-up", "note": "after",
+                    "recordingLink": "https%3A%2F%2Fmedia.example%2Frec%2F9"}),
+        )
+        .await;
+    replies.push(patched.body);
+    let disposed = server
+        .put(
+            &q(&ann, "/callDisposition"),
+            &json!({"sessionId": "s1", "dispositions": {"deal": "Renewal"}}),
+        )
+        .await;
+    replies.push(disposed.body);
+    replies.push(server.find(&ann, "s1", true).await.body);
+    replies.push(server.find(&bob, "s1", true).await.body);
+    let not_bobs = server
+        .patch(
+            &q(&bob, "/callLog"),
+            &json!({"sessionId": "s1", "note": "mine"}),
+        )
+        .await;
+    replies.push(not_bobs.body);
+
+    let records = dirs.kv_json(platform, "calllog/").await;
+    let contacts = dirs.kv_json(platform, "contacts/").await;
+    server.stop().await;
+    let all = json!({"replies": replies, "records": records, "contacts": contacts});
+    serde_json::from_str(&all.to_string().replace(platform, "<crm>")).unwrap()
+}
+
+/// testCRM's transcript, with the facts that make it worth matching
+/// checked first: a comparison with a transcript of failures proves
+/// nothing.
+async fn reference() -> Value {
+    let rust = transcript(artifacts::TESTCRM, "testCRM").await;
+    let replies = rust["replies"].as_array().unwrap();
+    assert_eq!(
+        replies[0]["errorCode"], "CRM_UNAUTHORIZED",
+        "{}",
+        replies[0]
+    );
+    assert_eq!(
+        replies[3]["contact"][0]["name"], "John Smith",
+        "{}",
+        replies[3]
+    );
+    assert_eq!(replies[4]["contact"], json!([]), "{}", replies[4]);
+    assert_eq!(
+        replies[6]["contact"],
+        json!([]),
+        "bob sees none: {}",
+        replies[6]
+    );
+    assert_eq!(replies[7]["logId"], "1", "{}", replies[7]);
+    assert_eq!(replies[8]["returnMessage"]["messageType"], "warning");
+    assert_eq!(
+        replies[11]["returnMessage"]["message"], "Call log updated",
+        "{}",
+        replies[11]
+    );
+    assert_eq!(replies[12]["successful"], true, "{}", replies[12]);
+    assert_eq!(rust["records"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        rust["records"][0][1]["note"],
+        "- Agent note: after\n- Result: Accepted\n- Duration: 7 seconds\n- Call recording link: https://media.example/rec/9\n"
+    );
+    assert_eq!(
+        rust["records"][1][1]["note"],
+        "- Result: Accepted\n- Duration: 1 hour, 2 minutes, 5 seconds\n- Call recording link: https://app.ringcentral.com/recordings/1001\n- AI note: asked for a quote\n"
+    );
+    assert_eq!(
+        rust["records"][0][1]["dispositions"],
+        r#"{"deal":"Renewal"}"#
+    );
+    assert_eq!(replies[14]["logs"][0]["matched"], false, "{}", replies[14]);
+    assert_eq!(replies[15]["successful"], false, "{}", replies[15]);
+    rust
+}
+
+/// The first place two transcripts differ, for a readable failure.
+fn first_difference(path: &str, expected: &Value, actual: &Value) -> Option<String> {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e.keys().chain(a.keys()).find_map(|k| {
+            first_difference(
+                &format!("{path}.{k}"),
+                e.get(k).unwrap_or(&Value::Null),
+                a.get(k).unwrap_or(&Value::Null),
+            )
+        }),
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => e
+            .iter()
+            .zip(a)
+            .enumerate()
+            .find_map(|(i, (e, a))| first_difference(&format!("{path}[{i}]"), e, a)),
+        _ if expected == actual => None,
+        _ => Some(format!("{path}: testCRM has {expected}, this has {actual}")),
+    }
+}
+
+async fn answers_like_testcrm(component: &str, platform: &str) {
+    let expected = reference().await;
+    let actual = transcript(component, platform).await;
+    if let Some(difference) = first_difference("", &expected, &actual) {
+        panic!("{platform} differs from testCRM at {difference}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typescript_testcrm_answers_exactly_like_testcrm() {
+    answers_like_testcrm(&examples::jstestcrm(), "jsTestCRM").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_testcrm_answers_exactly_like_testcrm() {
+    answers_like_testcrm(&examples::pytestcrm(), "pyTestCRM").await;
+}
+
+/// A JS component's memory starts at about 10 MiB: under a smaller
+/// `--adapter-memory-mib` it is refused with both figures and the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adapter_that_needs_more_memory_than_allowed_is_refused_saying_how_much() {
+    let dirs = Dirs::with_adapters(&[&examples::jstestcrm()]);
+    let cache = examples::shared_cache();
+    let server =
+        TestServer::start(&dirs, &["--cache-dir", &cache, "--adapter-memory-mib", "4"]).await;
+    let entry = server
+        .wait_for_file("jstestcrm.wasm", |e| e["status"] == "refused")
+        .await;
+    let reason = entry["lastError"].as_str().unwrap();
+    assert!(
+        reason.contains("needs 11 MiB of memory at start, more than the 4 MiB")
+            && reason.contains("--adapter-memory-mib 11"),
+        "{reason}"
+    );
+    server.stop().await;
+}
+
+/// An instance of a Python adapter takes 14 core instances, where a Rust
+/// one takes 3: the pool is sized so `--max-instances` Python calls still
+/// run at once, and only the call past them is told to retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_instances_python_calls_run_at_once_and_only_the_next_is_busy() {
+    const MAX: usize = 12;
+    let dirs = Dirs::with_adapters(&[&examples::pynap()]);
+    let cache = examples::shared_cache();
+    let max = MAX.to_string();
+    let server = TestServer::start(&dirs, &["--cache-dir", &cache, "--max-instances", &max]).await;
+    let token = server.login("pynap", "k").await;
+    // MAX + 1 calls that each sleep 1.5 s (the test server allows 3), all
+    // at once.
+    let bodies: Vec<Value> = (0..=MAX)
+        .map(|i| create_body(&format!("nap-{i}"), json!(1), "1500"))
+        .collect();
+    let replies =
+        futures::future::join_all(bodies.iter().map(|body| server.create(&token, body))).await;
+    let napped = replies
+        .iter()
+        .filter(|r| r.body["logId"] == "napped")
+        .count();
+    let busy: Vec<&Value> = replies
+        .iter()
+        .filter(|r| r.body["errorCode"] == "ADAPTER_BUSY")
+        .map(|r| &r.body)
+        .collect();
+    assert_eq!((napped, busy.len()), (MAX, 1), "{replies:?}");
+    server.stop().await;
+}
