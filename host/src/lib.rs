@@ -21,6 +21,7 @@ pub mod kv;
 pub mod private_file;
 pub mod registry;
 pub mod runtime;
+pub mod scaffold;
 pub mod service;
 pub mod store;
 

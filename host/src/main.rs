@@ -29,6 +29,9 @@ enum Command {
         #[command(flatten)]
         sandbox: SandboxConfig,
     },
+    /// Create a working adapter project in a new directory NAME: a
+    /// manifest, one operation, a unit test, a build script and a README.
+    New(switchboard::scaffold::NewArgs),
     /// Re-seal every stored credential with a new secret key (run with the
     /// server stopped).
     RotateSecretKey(switchboard::cli::RotateArgs),
@@ -76,6 +79,10 @@ async fn main() -> ExitCode {
         Command::Check { file, sandbox } => switchboard::cli::check(&file, &sandbox)
             .await
             .map(|out| print!("{out}")),
+        Command::New(args) => std::env::current_dir()
+            .map_err(anyhow::Error::from)
+            .and_then(|here| Ok(switchboard::scaffold::create(&args, &here)?))
+            .map(|dir| println!("created {}", dir.display())),
         Command::RotateSecretKey(args) => switchboard::cli::rotate_secret_key(&args)
             .await
             .map(|out| print!("{out}")),

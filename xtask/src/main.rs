@@ -7,15 +7,17 @@
 //!   npm and python3.
 //! - `cargo xtask run [-- FLAGS]`: build, then `switchboard serve
 //!   --plugins-dir target/plugins [FLAGS]`.
-//! - `cargo xtask contract`: the API contract test alone (the last part of
-//!   `test`).
+//! - `cargo xtask contract`: the API contract test alone (part of `test`).
+//! - `cargo xtask templates`: the project templates' test alone (the last
+//!   part of `test`).
 //! - `cargo xtask bench [-- --quick]`: every benchmark. The criterion and
 //!   in-process benches (`cargo bench -p switchboard-tests`), then the load
 //!   and scale benches (`switchboard-bench all`) against the release server.
 //!   It installs wrk (Debian's package) when missing, to cross-check the
 //!   load generator.
 //!   `--quick` runs each once at a tiny size, as CI does, so they stay
-//!   working; the figures it prints mean nothing.
+//!   working, built with the test profile (debug server, no release
+//!   build); the figures it prints mean nothing.
 //! - `cargo xtask test [-- ARGS]`: the whole test suite. First the
 //!   examples are built (as `build --examples` does, with the SDKs' own
 //!   unit tests), since the end-to-end suite loads them. Adapter crates
@@ -26,7 +28,9 @@
 //!   test's server on a throwaway cluster of its own), which needs
 //!   PostgreSQL's server binaries (`initdb`, `pg_ctl`). Last, the API
 //!   contract: schemathesis against a live server's own `/openapi.json`
-//!   (see `contract`), installed from PyPI on first use.
+//!   (see `contract`), installed from PyPI on first use; and the project
+//!   templates: `switchboard new` in every language, tested, built and
+//!   checked (see `templates`).
 //!
 //! Each installs the `wasm32-wasip2` target first when it is missing. Keep
 //! these paths and flags stable: other tooling drives the server through them.
@@ -35,6 +39,7 @@
 
 mod contract;
 mod examples;
+mod templates;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -69,9 +74,13 @@ fn main() -> Result<()> {
         }
         "test" => test(&root, &rest),
         "contract" => contract::check(&root),
+        "templates" => {
+            examples::build(&root)?;
+            templates::check(&root)
+        }
         "bench" => bench(&root, &rest),
         _ => bail!(
-            "usage: cargo xtask <build [--examples] | run [-- serve flags] | test [-- cargo test args] | contract | bench [-- --quick]>"
+            "usage: cargo xtask <build [--examples] | run [-- serve flags] | test [-- cargo test args] | contract | templates | bench [-- --quick]>"
         ),
     }
 }
@@ -199,14 +208,22 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
         println!("the API contract: {e:#}");
     }
 
+    // `switchboard new` in every language builds and passes `check`.
+    let fifth = templates::check(root);
+    if let Err(e) = &fifth {
+        println!("the project templates: {e:#}");
+    }
+
     // One closing line for the whole suite.
+    let verdict = |r: &Result<()>| if r.is_ok() { "passed" } else { "FAILED" };
     println!(
-        "summary: {} passed, {} failed; API contract: {}",
+        "summary: {} passed, {} failed; API contract: {}; templates: {}",
         totals.passed,
         totals.failed,
-        if fourth.is_ok() { "passed" } else { "FAILED" }
+        verdict(&fourth),
+        verdict(&fifth)
     );
-    first.and(second).and(third).and(fourth)
+    first.and(second).and(third).and(fourth).and(fifth)
 }
 
 /// Tests counted over every libtest `test result:` line.
@@ -260,16 +277,15 @@ fn run_tests(command: &mut Command, totals: &mut Totals) -> Result<()> {
 fn bench(root: &Path, args: &[String]) -> Result<()> {
     ensure_wasm_target()?;
     ensure_wrk();
-    let quick: &[&str] = if args.iter().any(|a| a == "--quick") {
-        &["--quick"]
-    } else {
-        &[]
-    };
-    // Criterion takes `--quick` as "fewer samples"; the others as "smaller".
-    run(Command::new(cargo())
-        .current_dir(root)
-        .args(["bench", "-p", "switchboard-tests", "--benches", "--"])
-        .args(quick))?;
+    if args.iter().any(|a| a == "--quick") {
+        return smoke_benches(root);
+    }
+    run(Command::new(cargo()).current_dir(root).args([
+        "bench",
+        "-p",
+        "switchboard-tests",
+        "--benches",
+    ]))?;
     run(Command::new(cargo()).current_dir(root).args([
         "build",
         "--release",
@@ -280,8 +296,29 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     ]))?;
     run(Command::new(root.join("target/release/switchboard-bench"))
         .current_dir(root)
-        .args(["all", "--server", "target/release/switchboard"])
-        .args(quick))
+        .args(["all", "--server", "target/release/switchboard"]))
+}
+
+/// Every benchmark once, at a tiny size, to show it still works: built
+/// with the test profile and the tests' package selection, so after
+/// `cargo xtask test` nothing is compiled again (a release build would
+/// take 10 to 20 minutes on a fresh clone). The figures mean nothing.
+fn smoke_benches(root: &Path) -> Result<()> {
+    // Criterion runs each benchmark once under `cargo test`; the others
+    // take `--quick` as "smaller".
+    run(Command::new(cargo())
+        .current_dir(root)
+        .arg("test")
+        .args(host_side_packages(root)?)
+        .args(["--bench", "*", "--", "--quick"]))?;
+    run(Command::new(cargo())
+        .current_dir(root)
+        .arg("build")
+        .args(host_side_packages(root)?)
+        .args(["--bin", "switchboard", "--bin", "switchboard-bench"]))?;
+    run(Command::new(root.join("target/debug/switchboard-bench"))
+        .current_dir(root)
+        .args(["all", "--server", "target/debug/switchboard", "--quick"]))
 }
 
 /// wrk cross-checks the HTTP benchmark's load generator. Install it from

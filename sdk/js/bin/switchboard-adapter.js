@@ -1,14 +1,21 @@
 #!/usr/bin/env node
 // switchboard-adapter build ENTRY [-o OUT.wasm] [--wit DIR]
+//   Bundles ENTRY (TypeScript or JavaScript, with its imports from npm)
+//   into one ES module with esbuild, then makes it a component of the
+//   `adapter-world` with componentize-js. The WIT is the one this SDK
+//   targets unless `--wit` names another.
 //
-// Bundles ENTRY (TypeScript or JavaScript, with its imports from npm) into
-// one ES module with esbuild, then makes it a component of the
-// `adapter-world` with componentize-js. The WIT is the one this SDK
-// targets unless `--wit` names another.
+// switchboard-adapter test [DIR]
+//   Runs the unit tests in DIR (default `test`), `*.test.ts` or
+//   `*.test.js`, with node's test runner, after bundling each for node.
+//   Code under test may import `@switchboard/adapter/errors` and
+//   `@switchboard/adapter/notes`; the host's imports exist only in a
+//   component.
 
 import { componentize } from "@bytecodealliance/componentize-js";
 import { build } from "esbuild";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +23,8 @@ import { parseArgs } from "node:util";
 
 const WORLD = "adapter-world";
 const BUNDLED_WIT = fileURLToPath(new URL("../wit", import.meta.url));
-const USAGE = "usage: switchboard-adapter build ENTRY [-o OUT.wasm] [--wit DIR]";
+const USAGE =
+  "usage: switchboard-adapter build ENTRY [-o OUT.wasm] [--wit DIR] | switchboard-adapter test [DIR]";
 
 async function main(argv) {
   const { values, positionals } = parseArgs({
@@ -29,6 +37,9 @@ async function main(argv) {
     },
   });
   const [command, entry] = positionals;
+  if (command === "test" && !values.help) {
+    return test(entry ?? "test");
+  }
   if (values.help || command !== "build" || entry === undefined) {
     console.error(USAGE);
     return values.help ? 0 : 2;
@@ -61,6 +72,31 @@ async function main(argv) {
     await writeFile(out, component);
     console.error(`built ${out} (${(component.length / 1048576).toFixed(1)} MiB)`);
     return 0;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function test(dir) {
+  const files = (await readdir(dir)).filter((f) => /\.test\.(ts|js|mjs)$/.test(f));
+  if (files.length === 0) {
+    console.error(`switchboard-adapter: no *.test.ts or *.test.js in ${dir}`);
+    return 1;
+  }
+  const work = await mkdtemp(join(tmpdir(), "switchboard-adapter-test-"));
+  try {
+    await build({
+      entryPoints: files.map((f) => resolve(dir, f)),
+      outdir: work,
+      outExtension: { ".js": ".mjs" },
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      target: "node20",
+      logLevel: "warning",
+    });
+    const bundles = (await readdir(work)).map((f) => join(work, f));
+    return spawnSync(process.execPath, ["--test", ...bundles], { stdio: "inherit" }).status ?? 1;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
