@@ -1,6 +1,6 @@
 // Errors an adapter throws: each is one case of the WIT `adapter-error`
-// variant, and the host maps it to the App Connect answer (`CRM_NOT_FOUND`,
-// `CRM_RATE_LIMITED`, …). Throw them from any operation.
+// variant, and the host maps it to the App Connect answer (`NOT_FOUND`,
+// `RATE_LIMITED`, …). Throw them from any operation.
 
 import type { AdapterError } from "./types.js";
 

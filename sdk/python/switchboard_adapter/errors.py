@@ -1,6 +1,6 @@
 """Errors an adapter raises: each is one case of the WIT ``adapter-error``
-variant, and the host maps it to the App Connect answer (``CRM_NOT_FOUND``,
-``CRM_RATE_LIMITED``, …). ``raise not_found("no contact 7")``."""
+variant, and the host maps it to the App Connect answer (``NOT_FOUND``,
+``RATE_LIMITED``, …). ``raise not_found("no contact 7")``."""
 
 from typing import Optional
 

@@ -244,3 +244,96 @@ async fn max_instances_python_calls_run_at_once_and_only_the_next_is_busy() {
     assert_eq!((napped, busy.len()), (MAX, 1), "{replies:?}");
     server.stop().await;
 }
+
+/// A mock CRM that echoes each request as JSON in a chunked body, with a
+/// rate-limit header; `term=+1500` gets a 429 with `Retry-After: 7`.
+async fn echoing_crm() -> String {
+    use axum::body::{Body, Bytes};
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(
+        async |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            if uri.query().is_some_and(|q| q.contains("term=%2B1500")) {
+                return axum::http::Response::builder()
+                    .status(StatusCode::TOO_MANY_REQUESTS)
+                    .header("retry-after", "7")
+                    .body(Body::from("slow down"))
+                    .unwrap();
+            }
+            let echo = json!({
+                "method": method.as_str(),
+                "uri": uri.to_string(),
+                "apiKey": headers.get("x-api-key").and_then(|v| v.to_str().ok()),
+                "body": String::from_utf8_lossy(&body),
+                // Padding, so the answer arrives in several chunks.
+                "padding": "x".repeat(40_000),
+            })
+            .to_string();
+            let chunks: Vec<Result<Bytes, std::io::Error>> = echo
+                .into_bytes()
+                .chunks(7_000)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            axum::http::Response::builder()
+                .header("content-type", "application/json")
+                .header("x-ratelimit-remaining", "41")
+                .body(Body::from_stream(futures::stream::iter(chunks)))
+                .unwrap()
+        },
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// The Python SDK's `request` over wasi:http: method, path, query, headers
+/// and a JSON body reach the CRM; status, headers and a chunked body come
+/// back whole; a 429 becomes `RATE_LIMITED` with the CRM's wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdks_http_reaches_the_crm_and_reads_its_whole_answer() {
+    let crm = echoing_crm().await;
+    let dirs = Dirs::with_adapters(&[&examples::pynap()]);
+    let cache = examples::shared_cache();
+    let rule = format!("crm.example={crm}");
+    let server =
+        TestServer::start(&dirs, &["--cache-dir", &cache, "--egress-override", &rule]).await;
+    let token = server.login("pynap", "k").await;
+
+    let found = server
+        .get(&format!(
+            "/contact?jwtToken={token}&phoneNumber=%2B16505550100"
+        ))
+        .await;
+    let contact = &found.body["contact"][0];
+    assert_eq!(contact["id"], "200", "{}", found.body);
+    assert_eq!(
+        contact["name"], "POST /people/search?term=%2B16505550100",
+        "{}",
+        found.body
+    );
+    assert_eq!(contact["phone"], r#"{"phone": "+16505550100"}"#);
+    assert_eq!(contact["organization"], "41");
+    assert_eq!(contact["type"], "fixture-key");
+    // additional-info is JSON text: the client gets the value (a number).
+    let length = contact["additionalInfo"].as_u64().unwrap_or_default();
+    assert!(
+        length > 40_000,
+        "the whole chunked answer was read: {}",
+        found.body
+    );
+
+    let limited = server
+        .get(&format!("/contact?jwtToken={token}&phoneNumber=%2B1500"))
+        .await;
+    assert_eq!(
+        limited.body["errorCode"], "RATE_LIMITED",
+        "{}",
+        limited.body
+    );
+    assert!(
+        limited.message().contains("retry after 7 seconds"),
+        "{}",
+        limited.body
+    );
+    server.stop().await;
+}
