@@ -6,12 +6,14 @@ e2e suite checks all three languages against one another.
 - A call log is ``calllog/<log id>``; ``session/<user>/<session>`` holds a
   session's log id, written first, so a retried create makes no second
   record.
-- Contacts are each user's list under ``contacts/<user id>``.
+- Contacts are each user's list under ``contacts/<user id>``; message logs
+  one record per conversation-day under ``messagelog/<log id>``.
 """
 
 from typing import Any, Dict, List, Optional
 
 import contacts
+import messages
 from switchboard_adapter import Adapter as Base
 from switchboard_adapter import (
     Manifest,
@@ -156,6 +158,12 @@ class Adapter(Base):
         compose(record)
         kv.set_json(record_key(record["logId"]), record)
         return t.CallLogUpdated(record["note"])
+
+    def create_message_log(self, request: t.CreateMessageLogRequest) -> t.MessageLogCreated:
+        return messages.create(request)
+
+    def update_message_log(self, request: t.UpdateMessageLogRequest) -> None:
+        messages.update(request)
 
     def upsert_call_disposition(self, request: t.UpsertCallDispositionRequest) -> None:
         record = load(request.user, request.log_id)

@@ -6,7 +6,8 @@
 // - A call log is `calllog/<log id>`; `session/<user>/<session>` holds a
 //   session's log id, written first, so a retried create makes no second
 //   record.
-// - Contacts are each user's list under `contacts/<user id>`.
+// - Contacts are each user's list under `contacts/<user id>`; message logs
+//   one record per conversation-day under `messagelog/<log id>`.
 
 import {
   type CallLogDetails,
@@ -22,6 +23,7 @@ import {
   unauthorized,
 } from "@switchboard/adapter";
 import * as contacts from "./contacts.js";
+import * as messages from "./messages.js";
 
 const PLATFORM = "jsTestCRM";
 const LOG_ID_COUNTER = "next-log-id";
@@ -142,6 +144,8 @@ export const adapter = defineAdapter({
   findContactByName: contacts.findByName,
   createContact: contacts.create,
   createCallLog,
+  createMessageLog: messages.create,
+  updateMessageLog: messages.update,
 
   getCallLog({ user, logId }): CallLogDetails {
     const record = load(user, logId);

@@ -1,7 +1,7 @@
 // The subject and note-body helpers App Connect's testCRM uses, so every
 // adapter words them the same way.
 
-import type { Call, Message } from "./types.js";
+import type { AttachmentKind, Call, Message } from "./types.js";
 
 /** `Inbound call from Ann` / `Outbound call to Ann`. */
 export function defaultSubject(call: Pick<Call, "direction">, contactName: string): string {
@@ -66,4 +66,50 @@ export function messageKind(message: Pick<Message, "type">): string {
     case "text":
       return "Text";
   }
+}
+
+/** RingCentral's name of an attachment kind: `AudioRecording`, … */
+export function attachmentKindName(kind: AttachmentKind): string {
+  return kind
+    .split("-")
+    .map((word) => word[0].toUpperCase() + word.slice(1))
+    .join("");
+}
+
+/** `YYYY-MM-DD` and `HH:MM` of epoch milliseconds, in UTC. */
+function utc(epochMillis: bigint | number): { day: string; time: string } {
+  const iso = new Date(Number(epochMillis)).toISOString();
+  return { day: iso.slice(0, 10), time: iso.slice(11, 16) };
+}
+
+/** App Connect's subject for a conversation-day's record: `SMS
+ * conversation with Ann - 2024-02-29`, `Voicemail from Ann - …`. */
+export function conversationSubject(
+  message: Pick<Message, "type" | "creationTime">,
+  contactName: string,
+): string {
+  const { day } = utc(message.creationTime);
+  switch (message.type) {
+    case "fax":
+      return `Fax from ${contactName} - ${day}`;
+    case "voicemail":
+      return `Voicemail from ${contactName} - ${day}`;
+    default:
+      return `SMS conversation with ${contactName} - ${day}`;
+  }
+}
+
+/** One line of a message-log note: `<HH:MM> UTC <sender>: <text>`, then
+ * each attachment's kind and URI. Download links are left out: they
+ * carry a RingCentral token. */
+export function messageNoteLine(
+  message: Pick<Message, "creationTime" | "from" | "subject" | "attachments">,
+): string {
+  const sender = message.from.name ?? message.from.phoneNumber ?? "unknown";
+  let line = `${utc(message.creationTime).time} UTC ${sender}:`;
+  if (message.subject) line += ` ${message.subject}`;
+  for (const attachment of message.attachments) {
+    line += ` [${attachmentKindName(attachment.kind)}: ${attachment.uri}]`;
+  }
+  return line;
 }

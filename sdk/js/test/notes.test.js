@@ -4,7 +4,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { AdapterFailure, notFound, rateLimited, upstream } from "../dist/errors.js";
-import { callSubject, composeNote, formatDuration } from "../dist/notes.js";
+import {
+  callSubject,
+  composeNote,
+  conversationSubject,
+  formatDuration,
+  messageNoteLine,
+} from "../dist/notes.js";
 
 test("durations read like App Connect's", () => {
   assert.equal(formatDuration(0), "0 seconds");
@@ -47,4 +53,21 @@ test("errors carry the WIT variant", () => {
     tag: "rate-limited",
     val: { retryAfterSeconds: 30, message: "slow down" },
   });
+});
+
+test("message subjects and lines follow App Connect", () => {
+  // 2024-02-29T13:05:00Z
+  const message = {
+    type: "voicemail",
+    creationTime: 1709211900000n,
+    from: { phoneNumber: "+16505550100" },
+    subject: "call me",
+    attachments: [{ kind: "audio-recording", uri: "https://media.example/vm/1" }],
+  };
+  assert.equal(conversationSubject(message, "Ann"), "Voicemail from Ann - 2024-02-29");
+  assert.equal(conversationSubject({ ...message, type: "sms" }, "Ann"), "SMS conversation with Ann - 2024-02-29");
+  assert.equal(
+    messageNoteLine(message),
+    "13:05 UTC +16505550100: call me [AudioRecording: https://media.example/vm/1]",
+  );
 });

@@ -28,22 +28,35 @@ from .errors import (
 )
 from .host import config, kv, log
 from .http import HttpError, Response, request
-from .notes import call_subject, compose_note, default_subject, format_duration
+from .notes import (
+    attachment_kind_name,
+    call_subject,
+    compose_note,
+    conversation_subject,
+    default_subject,
+    format_duration,
+    message_kind,
+    message_note_line,
+)
 
 __all__ = [
     "Adapter",
     "HttpError",
     "Manifest",
     "Response",
+    "attachment_kind_name",
     "call_subject",
     "compose_note",
     "config",
+    "conversation_subject",
     "default_subject",
     "format_duration",
     "internal",
     "invalid_input",
     "kv",
     "log",
+    "message_kind",
+    "message_note_line",
     "not_found",
     "rate_limited",
     "request",

@@ -6,7 +6,7 @@ import unittest
 
 from switchboard_adapter import Adapter, Manifest, compose_note, format_duration, not_found
 from switchboard_adapter import types as t
-from switchboard_adapter.notes import call_subject
+from switchboard_adapter.notes import call_subject, conversation_subject, message_note_line
 
 
 def call(direction, custom_subject=None):
@@ -31,6 +31,21 @@ class Notes(unittest.TestCase):
         self.assertEqual(call_subject(call(t.Direction.INBOUND), "Ann"), "Inbound call from Ann")
         self.assertEqual(call_subject(call(t.Direction.OUTBOUND), "Ann"), "Outbound call to Ann")
         self.assertEqual(call_subject(call(t.Direction.INBOUND, "Mine"), "Ann"), "Mine")
+
+
+class Messages(unittest.TestCase):
+    def test_message_subjects_and_lines_follow_app_connect(self):
+        # 2024-02-29T13:05:00Z
+        message = t.Message(
+            "m1", "c1", t.MessageType.VOICEMAIL, t.Direction.INBOUND, 1_709_211_900_000, "call me",
+            t.Party("+16505550100", None), [],
+            [t.Attachment("1", t.AttachmentKind.AUDIO_RECORDING, None, "https://media.example/vm/1", None, None)],
+        )  # fmt: skip
+        self.assertEqual(conversation_subject(message, "Ann"), "Voicemail from Ann - 2024-02-29")
+        self.assertEqual(
+            message_note_line(message),
+            "13:05 UTC +16505550100: call me [AudioRecording: https://media.example/vm/1]",
+        )
 
 
 class Base(unittest.TestCase):

@@ -1,7 +1,7 @@
 //! Adapters in TypeScript and Python (`examples/`): `jsTestCRM` and
 //! `pyTestCRM` are testCRM rewritten with the JS and Python SDKs. Each runs
-//! the same scenario through every call-log and contact route, and its
-//! replies and stored records must be exactly testCRM's.
+//! the same scenario through every call-log, contact and message-log route,
+//! and its replies and stored records must be exactly testCRM's.
 
 use serde_json::{Value, json};
 use switchboard_tests::{Dirs, TestServer, artifacts, create_body, examples};
@@ -100,10 +100,43 @@ async fn transcript(component: &str, platform: &str) -> Value {
         .await;
     replies.push(not_bobs.body);
 
+    // Message logs: one record per conversation-day, the second post
+    // appended to it (a voicemail with a download link, not stored).
+    let message = |id: &str, kind: &str, minute: u32, text: &str| {
+        json!({"id": id, "type": kind, "direction": "Inbound",
+               "creationTime": format!("2024-02-29T13:{minute:02}:00.000Z"),
+               "subject": text, "from": {"phoneNumber": "+16505550100"},
+               "to": [{"phoneNumber": "+16505550199"}],
+               "attachments": if kind == "VoiceMail" {
+                   json!([{"id": 1, "type": "AudioRecording", "uri": "https://media.example/vm/1"}])
+               } else { json!([]) }})
+    };
+    let post = |messages: Value| {
+        json!({"logInfo": {"conversationId": "conv-1", "conversationLogId": "conv-1-2024-02-29",
+                           "rcAccessToken": "rc-token", "messages": messages,
+                           "correspondents": [{"phoneNumber": "+16505550100"}]},
+               "contactId": "1", "contactType": "person", "contactName": "John Smith"})
+    };
+    for messages in [
+        json!([
+            message("m2", "SMS", 5, "second"),
+            message("m1", "SMS", 1, "first")
+        ]),
+        json!([
+            message("m1", "SMS", 1, "first"),
+            message("m3", "VoiceMail", 9, "")
+        ]),
+    ] {
+        let logged = server.post(&q(&ann, "/messageLog"), &post(messages)).await;
+        replies.push(logged.body);
+    }
+
     let records = dirs.kv_json(platform, "calllog/").await;
+    let message_logs = dirs.kv_json(platform, "messagelog/").await;
     let contacts = dirs.kv_json(platform, "contacts/").await;
     server.stop().await;
-    let all = json!({"replies": replies, "records": records, "contacts": contacts});
+    let all = json!({"replies": replies, "records": records, "contacts": contacts,
+                     "messageLogs": message_logs});
     serde_json::from_str(&all.to_string().replace(platform, "<crm>")).unwrap()
 }
 
@@ -153,6 +186,23 @@ async fn reference() -> Value {
     );
     assert_eq!(replies[14]["logs"][0]["matched"], false, "{}", replies[14]);
     assert_eq!(replies[15]["successful"], false, "{}", replies[15]);
+    assert_eq!(
+        replies[16]["logIds"],
+        json!(["m1", "m2"]),
+        "{}",
+        replies[16]
+    );
+    assert_eq!(replies[17]["logIds"], json!(["m3"]), "{}", replies[17]);
+    let day = &rust["messageLogs"][0][1];
+    assert_eq!(
+        day["subject"],
+        "SMS conversation with John Smith - 2024-02-29"
+    );
+    assert_eq!(day["messages"].as_array().unwrap().len(), 3, "{day}");
+    assert_eq!(
+        day["messages"][2]["attachments"],
+        json!(["AudioRecording: https://media.example/vm/1 (download link given)"])
+    );
     rust
 }
 
