@@ -26,15 +26,7 @@ const MAX_SECONDS: &str = "100";
 /// Run the contract test.
 pub(crate) fn check(root: &Path) -> Result<()> {
     let schemathesis = ensure_schemathesis(root)?;
-    // The host-side selection the tests built, so this links the binary
-    // and recompiles nothing.
-    crate::run(
-        Command::new(crate::cargo())
-            .current_dir(root)
-            .arg("build")
-            .args(crate::host_side_packages(root)?)
-            .args(["--bin", "switchboard"]),
-    )?;
+    crate::build_debug_bins(root, &["switchboard"])?;
     crate::build_adapters(root)?;
 
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();

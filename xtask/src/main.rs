@@ -164,6 +164,20 @@ fn host_side_packages(root: &Path) -> Result<Vec<String>> {
     Ok(selection)
 }
 
+/// Build `bins` with the test profile and the tests' package selection, so
+/// after the tests this only links: nothing is compiled again.
+fn build_debug_bins(root: &Path, bins: &[&str]) -> Result<()> {
+    let mut build = Command::new(cargo());
+    build
+        .current_dir(root)
+        .arg("build")
+        .args(host_side_packages(root)?);
+    for bin in bins {
+        build.args(["--bin", bin]);
+    }
+    run(&mut build)
+}
+
 fn test(root: &Path, args: &[String]) -> Result<()> {
     ensure_wasm_target()?;
     // The end-to-end suite loads the examples (and this runs the SDKs'
@@ -311,11 +325,7 @@ fn smoke_benches(root: &Path) -> Result<()> {
         .arg("test")
         .args(host_side_packages(root)?)
         .args(["--bench", "*", "--", "--quick"]))?;
-    run(Command::new(cargo())
-        .current_dir(root)
-        .arg("build")
-        .args(host_side_packages(root)?)
-        .args(["--bin", "switchboard", "--bin", "switchboard-bench"]))?;
+    build_debug_bins(root, &["switchboard", "switchboard-bench"])?;
     run(Command::new(root.join("target/debug/switchboard-bench"))
         .current_dir(root)
         .args(["all", "--server", "target/debug/switchboard", "--quick"]))

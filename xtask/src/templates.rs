@@ -10,14 +10,7 @@ use std::process::Command;
 
 /// Create, test, build and check a project in every language.
 pub(crate) fn check(root: &Path) -> Result<()> {
-    // The host-side selection the tests built: links, recompiles nothing.
-    crate::run(
-        Command::new(crate::cargo())
-            .current_dir(root)
-            .arg("build")
-            .args(crate::host_side_packages(root)?)
-            .args(["--bin", "switchboard"]),
-    )?;
+    crate::build_debug_bins(root, &["switchboard"])?;
     let switchboard = root.join("target/debug/switchboard");
     let work = root.join("target/template-projects");
     let _ = std::fs::remove_dir_all(&work);

@@ -109,17 +109,25 @@ impl Runtime {
         sha256: &str,
         settings: OperatorSettings,
     ) -> Result<(Adapter, CacheOutcome), LoadError> {
-        let needs = InstanceNeeds::of(&bytes);
-        needs.check(&self.config)?;
         let engine = self.engine.clone();
         let cache = self.cache.clone();
+        let config = self.config.clone();
         let sha = sha256.to_owned();
-        let (component, outcome) = tokio::task::spawn_blocking(move || match cache {
-            Some(cache) => cache.component(&engine, &bytes, &sha),
-            None => Component::from_binary(&engine, &bytes).map(|c| (c, CacheOutcome::Compiled)),
+        // Reading the needs walks every section of the bytes: off the async
+        // runtime too, before the compile it may spare.
+        let (component, outcome, needs) = tokio::task::spawn_blocking(move || {
+            let needs = InstanceNeeds::of(&bytes);
+            needs.check(&config)?;
+            let (component, outcome) = match cache {
+                Some(cache) => cache.component(&engine, &bytes, &sha),
+                None => {
+                    Component::from_binary(&engine, &bytes).map(|c| (c, CacheOutcome::Compiled))
+                }
+            }
+            .map_err(LoadError::Compile)?;
+            Ok::<_, LoadError>((component, outcome, needs))
         })
-        .await?
-        .map_err(LoadError::Compile)?;
+        .await??;
         if outcome == CacheOutcome::Compiled {
             self.compilations.fetch_add(1, Ordering::Relaxed);
         }
