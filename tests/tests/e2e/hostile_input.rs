@@ -67,10 +67,17 @@ const INTERNALS: &[&str] = &[
     "sqlite",
     "wasmtime",
     "/src/",
-    ".rs:",
     "stack backtrace",
     "RUST_BACKTRACE",
 ];
+
+/// Whether `text` holds a Rust source location (`store.rs:42`). Only `.rs:` followed by
+/// a digit counts: an error message may echo a client's own JSON key `rs`
+/// as the path `leads.rs: …`.
+fn has_source_location(text: &str) -> bool {
+    text.match_indices(".rs:")
+        .any(|(at, _)| text[at + 4..].starts_with(|c: char| c.is_ascii_digit()))
+}
 
 /// An error answer in App Connect's shape, with no internals.
 fn assert_error_shape(what: &str, status: u16, text: &str) -> Value {
@@ -88,6 +95,10 @@ fn assert_error_shape(what: &str, status: u16, text: &str) -> Value {
             "{what} leaks {internal}: {text:.300}"
         );
     }
+    assert!(
+        !has_source_location(text),
+        "{what} leaks a source location: {text:.300}"
+    );
     body
 }
 
@@ -125,6 +136,18 @@ fn corpus(token: &str) -> Vec<(&'static str, Raw, u16, &'static str)> {
             ),
             400,
             "Invalid JSON body",
+        ),
+        (
+            // The message echoes the key path `dispositions.leads.rs:`,
+            // which is the client's text, not a source location.
+            "truncated JSON under a key named rs",
+            Raw::bytes(
+                "PUT",
+                format!("/callDisposition?jwtToken={token}"),
+                br#"{"sessionId": "x", "dispositions": {"leads": {"rs": "a"#.to_vec(),
+            ),
+            400,
+            "dispositions.leads.rs: EOF",
         ),
         (
             "deeply nested JSON",
