@@ -68,6 +68,20 @@ impl Dirs {
         std::fs::write(self.plugins.join(name), bytes).unwrap();
     }
 
+    /// Give adapter `name` the host's OAuth app: `[oauth]` in `NAME.toml`
+    /// with `client_id`, the secret in a file beside it, and `extra` lines.
+    pub fn configure_oauth(&self, name: &str, client_id: &str, secret: &str, extra: &str) {
+        let secret_file = format!("{name}-client-secret");
+        std::fs::write(self.plugins.join(&secret_file), secret).unwrap();
+        std::fs::write(
+            self.plugins.join(format!("{name}.toml")),
+            format!(
+                "[oauth]\nclient_id = \"{client_id}\"\nclient_secret_file = \"{secret_file}\"\n{extra}"
+            ),
+        )
+        .unwrap();
+    }
+
     /// Delete `name` from the plugins dir.
     pub fn remove(&self, name: &str) {
         std::fs::remove_file(self.plugins.join(name)).unwrap();

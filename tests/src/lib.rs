@@ -6,7 +6,8 @@
 //! - [`child`]: the server in a process of its own ([`ChildServer`]), to
 //!   signal or kill;
 //! - [`dirs`]: plugins and data directories ([`Dirs`]);
-//! - [`mock_crm`] and [`pipedrive`]: mock CRMs;
+//! - [`mock_crm`], [`pipedrive`] and [`hubspot`]: mock CRMs, sharing
+//!   [`mock_http`];
 //! - [`postgres`]: a throwaway PostgreSQL cluster ([`Postgres`]);
 //! - [`poll`]: waiting with a deadline ([`wait_until`]).
 
@@ -19,7 +20,9 @@ use serde_json::{Value, json};
 
 pub mod child;
 pub mod dirs;
+pub mod hubspot;
 pub mod mock_crm;
+pub mod mock_http;
 pub mod pipedrive;
 pub mod poll;
 pub mod postgres;
@@ -32,7 +35,7 @@ pub use dirs::{Dirs, STORE_ENV};
 pub use mock_crm::MockCrm;
 pub use poll::{DEADLINE, wait_until};
 pub use postgres::Postgres;
-pub use server::{Reply, TestServer, start_pipedrive, start_pipedrive_on};
+pub use server::{Reply, TestServer, start_hubspot, start_pipedrive, start_pipedrive_on};
 
 /// Paths of the components built by `build.rs`.
 pub mod artifacts {
@@ -67,6 +70,11 @@ pub mod examples {
     /// testCRM in Python (platform `pyTestCRM`).
     pub fn pytestcrm() -> String {
         built("plugins", "pytestcrm.wasm")
+    }
+
+    /// The HubSpot adapter in TypeScript (platform `hubspot`).
+    pub fn hubspot() -> String {
+        built("plugins", "hubspot.wasm")
     }
 
     /// A Python adapter whose creates sleep (platform `pynap`; in

@@ -13,13 +13,15 @@
 //!
 //! Point the server at it with `--egress-override *.pipedrive.com=<url>`.
 
+use crate::mock_http::Scripts;
+pub use crate::mock_http::{Misbehaviour, Recorded};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
 use base64::Engine;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,75 +42,6 @@ pub const API_DOMAIN: &str = "https://testco.pipedrive.com";
 const ERROR_INFO: &str =
     "Please check developers.pipedrive.com for more information about Pipedrive API.";
 
-/// One request the mock received.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    /// `GET`, `POST`, …
-    pub method: String,
-    /// The path, without the query.
-    pub path: String,
-    /// The raw query string.
-    pub query: String,
-    /// The request headers.
-    pub headers: HeaderMap,
-    /// The body as JSON, or as a JSON string when it was not JSON (forms).
-    pub body: Value,
-}
-
-impl Recorded {
-    /// A header's value, as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// A query parameter, decoded.
-    pub fn param(&self, name: &str) -> Option<String> {
-        form_urlencoded::parse(self.query.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    }
-
-    /// A form-body field, decoded.
-    pub fn form(&self, name: &str) -> Option<String> {
-        let text = self.body.as_str()?;
-        form_urlencoded::parse(text.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    }
-}
-
-/// How the mock misbehaves for one scripted request.
-#[derive(Debug, Clone)]
-pub enum Misbehaviour {
-    /// Answer with this status, headers and JSON body.
-    Answer {
-        /// The status.
-        status: u16,
-        /// Extra headers.
-        headers: Vec<(String, String)>,
-        /// The JSON body.
-        body: Value,
-    },
-    /// Answer 200 with a body that is not JSON.
-    NotJson,
-    /// Never answer.
-    Stall,
-    /// Answer 200, then send the body one byte every 50 ms, forever.
-    Slowloris,
-    /// Answer 200, send part of the body, then break the connection.
-    Reset,
-}
-
-/// A scripted answer for the next request that matches.
-#[derive(Debug, Clone)]
-struct Scripted {
-    method: Method,
-    path_prefix: String,
-    /// Only a request whose body contains this matches.
-    body_contains: Option<String>,
-    misbehaviour: Misbehaviour,
-}
-
 #[derive(Debug)]
 struct State {
     requests: Vec<Recorded>,
@@ -118,7 +51,7 @@ struct State {
     access_tokens: HashSet<String>,
     refresh_tokens: HashSet<String>,
     tokens_issued: u64,
-    scripted: VecDeque<Scripted>,
+    scripted: Scripts,
     /// `expires_in` of tokens from an authorization code.
     login_expires_in: u64,
     /// How long the token endpoint takes to answer a refresh.
@@ -163,7 +96,7 @@ impl MockPipedrive {
             access_tokens: HashSet::new(),
             refresh_tokens: HashSet::new(),
             tokens_issued: 0,
-            scripted: VecDeque::new(),
+            scripted: Scripts::default(),
             login_expires_in: 3600,
             refresh_delay: Duration::ZERO,
             api_delay: Duration::ZERO,
@@ -232,36 +165,16 @@ impl MockPipedrive {
         headers: &[(&str, &str)],
         body: Value,
     ) {
-        let misbehaviour = Misbehaviour::Answer {
-            status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            body,
-        };
-        self.script(method, path_prefix, None, misbehaviour);
+        let how = Misbehaviour::answer(status, headers, body);
+        self.lock().scripted.push(method, path_prefix, None, how);
     }
 
     /// Misbehave for the next `method` request under `path_prefix` whose
     /// body contains `marker`.
     pub fn misbehave(&self, method: &str, path_prefix: &str, marker: &str, how: Misbehaviour) {
-        self.script(method, path_prefix, Some(marker.to_owned()), how);
-    }
-
-    fn script(
-        &self,
-        method: &str,
-        path_prefix: &str,
-        body_contains: Option<String>,
-        misbehaviour: Misbehaviour,
-    ) {
-        self.lock().scripted.push_back(Scripted {
-            method: method.parse().unwrap(),
-            path_prefix: path_prefix.into(),
-            body_contains,
-            misbehaviour,
-        });
+        self.lock()
+            .scripted
+            .push(method, path_prefix, Some(marker), how);
     }
 
     /// Access tokens from an authorization code expire after this many seconds.
@@ -346,30 +259,15 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let parsed: Value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    let recorded = Recorded {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: uri.query().unwrap_or_default().to_owned(),
-        headers: headers.clone(),
-        body: parsed.clone(),
-    };
+    let recorded = Recorded::new(&method, &uri, &headers, &body);
+    let parsed = recorded.body.clone();
     let (scripted, api_delay) = {
         let mut s = state.lock().unwrap();
         s.requests.push(recorded.clone());
-        let text = String::from_utf8_lossy(&body);
-        let at = s.scripted.iter().position(|f| {
-            f.method == method
-                && uri.path().starts_with(&f.path_prefix)
-                && f.body_contains
-                    .as_ref()
-                    .is_none_or(|m| text.contains(m.as_str()))
-        });
-        (at.and_then(|i| s.scripted.remove(i)), s.api_delay)
+        (s.scripted.take(&recorded), s.api_delay)
     };
-    if let Some(scripted) = scripted {
-        return misbehave(scripted.misbehaviour).await;
+    if let Some(how) = scripted {
+        return how.respond().await;
     }
     if uri.path() == "/oauth/token" && method == Method::POST {
         return token(&state, &recorded).await;
@@ -488,52 +386,6 @@ async fn handle(
             ok(activity.clone())
         }
         _ => error(StatusCode::NOT_FOUND, "Unknown method ."),
-    }
-}
-
-async fn misbehave(how: Misbehaviour) -> Response {
-    use futures::StreamExt;
-    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
-    match how {
-        Misbehaviour::Answer {
-            status,
-            headers,
-            body,
-        } => {
-            let mut response =
-                (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
-            for (name, value) in headers {
-                response.headers_mut().insert(
-                    axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                    value.parse().unwrap(),
-                );
-            }
-            response
-        }
-        Misbehaviour::NotJson => {
-            (json, "<html><body>502 Bad Gateway</body></html>").into_response()
-        }
-        Misbehaviour::Stall => futures::future::pending().await,
-        Misbehaviour::Slowloris => {
-            let drip = futures::stream::unfold((), |()| async {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                Some((Ok::<_, std::io::Error>(Bytes::from_static(b" ")), ()))
-            });
-            let body =
-                futures::stream::once(async { Ok(Bytes::from_static(b"{\"success\": true")) })
-                    .chain(drip);
-            (json, axum::body::Body::from_stream(body)).into_response()
-        }
-        Misbehaviour::Reset => {
-            let body = futures::stream::iter([
-                Ok(Bytes::from_static(b"{\"success\": true, \"da")),
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "reset",
-                )),
-            ]);
-            (json, axum::body::Body::from_stream(body)).into_response()
-        }
     }
 }
 

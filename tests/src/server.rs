@@ -2,7 +2,7 @@
 //! harness's flags, driven over HTTP, stopped as SIGTERM would.
 
 use crate::poll::{DEADLINE, wait_until};
-use crate::{ADMIN_TOKEN, Dirs, JWT_SECRET, artifacts, encode, pipedrive};
+use crate::{ADMIN_TOKEN, Dirs, JWT_SECRET, artifacts, encode, hubspot, pipedrive};
 use anyhow::Context;
 use clap::Parser;
 use serde_json::{Value, json};
@@ -321,22 +321,37 @@ pub async fn start_pipedrive_on(
     extra: &[&str],
 ) -> (Dirs, TestServer) {
     let dirs = Dirs::with_adapters(&[artifacts::PIPEDRIVE, artifacts::TESTCRM]);
-    std::fs::write(
-        dirs.plugins.join("pipedrive-client-secret"),
+    dirs.configure_oauth(
+        "pipedrive",
+        pipedrive::CLIENT_ID,
         pipedrive::CLIENT_SECRET,
-    )
-    .unwrap();
-    std::fs::write(
-        dirs.plugins.join("pipedrive.toml"),
-        format!(
-            "[oauth]\nclient_id = \"{}\"\nclient_secret_file = \"pipedrive-client-secret\"\n",
-            pipedrive::CLIENT_ID
-        ),
-    )
-    .unwrap();
+        "",
+    );
     let rule = format!("*.pipedrive.com={}", mock.url);
     let mut args = vec!["--egress-override", rule.as_str()];
     args.extend_from_slice(extra);
     let server = TestServer::start(&dirs, &args).await;
     (dirs, server)
+}
+
+/// A server with the TypeScript HubSpot adapter (`examples/hubspot`),
+/// pointed at a fresh mock HubSpot (`--egress-override
+/// api.hubapi.com=<mock>`), with the mock's OAuth client in `hubspot.toml`
+/// (`client_secret_post`, as HubSpot's token endpoint wants). The artifact
+/// cache is the suite's shared one.
+pub async fn start_hubspot(extra: &[&str]) -> (Dirs, hubspot::MockHubSpot, TestServer) {
+    let mock = hubspot::MockHubSpot::start().await;
+    let dirs = Dirs::with_adapters(&[&crate::examples::hubspot()]);
+    dirs.configure_oauth(
+        "hubspot",
+        hubspot::CLIENT_ID,
+        hubspot::CLIENT_SECRET,
+        "client_auth = \"client_secret_post\"\n",
+    );
+    let rule = format!("api.hubapi.com={}", mock.url);
+    let cache = crate::examples::shared_cache();
+    let mut args = vec!["--egress-override", rule.as_str(), "--cache-dir", &cache];
+    args.extend_from_slice(extra);
+    let server = TestServer::start(&dirs, &args).await;
+    (dirs, mock, server)
 }

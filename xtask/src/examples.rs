@@ -3,8 +3,9 @@
 //!
 //! - **JS/TS:** `npm ci` in `sdk/js` (its `prepare` generates the WIT's
 //!   TypeScript types with jco and compiles the SDK) and its unit tests;
-//!   then, per example, `npm ci`, a type check (`npm run check`) and the
-//!   SDK's `switchboard-adapter build` (esbuild, then componentize-js).
+//!   then, per example, `npm ci`, a type check (`npm run check`), its unit
+//!   tests when it has a `test/` directory (`npm test`), and the SDK's
+//!   `switchboard-adapter build` (esbuild, then componentize-js).
 //! - **Python:** a virtualenv under `target/python-sdk` with the SDK and
 //!   componentize-py from PyPI, the SDK's unit tests against the WIT's
 //!   bindings, then the SDK's `switchboard-adapter build` per example.
@@ -19,7 +20,10 @@ use std::process::Command;
 use std::time::SystemTime;
 
 /// (name, directory under `examples/`, entry) of each TypeScript example.
-const JS_EXAMPLES: &[(&str, &str)] = &[("jstestcrm", "src/adapter.ts")];
+const JS_EXAMPLES: &[(&str, &str)] = &[
+    ("jstestcrm", "src/adapter.ts"),
+    ("hubspot", "src/adapter.ts"),
+];
 /// (name, directory, entry module, output directory) of each Python
 /// adapter: the examples, and a test fixture written in Python (kept out
 /// of `target/plugins`, which `cargo xtask run` serves).
@@ -71,6 +75,9 @@ fn build_js(root: &Path, out: &Path) -> Result<()> {
         }
         npm_ci(&dir)?;
         crate::run(npm(&dir).args(["run", "check"]))?;
+        if dir.join("test").is_dir() {
+            crate::run(npm(&dir).arg("test"))?;
+        }
         let staged = out.join(format!(".{name}.wasm.tmp"));
         crate::run(
             npm(&dir)

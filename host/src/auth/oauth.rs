@@ -4,7 +4,9 @@
 //!
 //! Requests go through the process-wide [`EgressClient`], so they get the
 //! same connection pool, SSRF guard and operator rewrites as adapter
-//! traffic. Clients authenticate with HTTP Basic (`client_secret_basic`).
+//! traffic. Clients authenticate with HTTP Basic (`client_secret_basic`), or
+//! with the id and secret in the form body (`client_secret_post`) for CRMs
+//! whose token endpoint wants that (HubSpot).
 
 use crate::egress::{EgressClient, full_body};
 use base64::Engine;
@@ -14,6 +16,17 @@ use http_body_util::BodyExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+/// How a client presents its secret to a token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the id and secret: the RFC's default.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
 /// How the host authenticates to a token endpoint: the operator's OAuth
 /// client for one adapter.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +35,8 @@ pub struct ClientAuth<'a> {
     pub id: &'a str,
     /// The client secret.
     pub secret: &'a SecretString,
+    /// How the secret is presented.
+    pub method: ClientAuthMethod,
 }
 
 /// A token endpoint's answer.
@@ -86,13 +101,23 @@ async fn post_form(
     form: String,
 ) -> Result<TokenResponse, TokenError> {
     let unavailable = |e: String| TokenError::Unavailable(e);
-    let basic = STANDARD.encode(format!("{}:{}", app.id, app.secret.expose_secret()));
-    let request = Request::builder()
+    let mut request = Request::builder()
         .method(Method::POST)
         .uri(token_url)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ACCEPT, "application/json")
-        .header(header::AUTHORIZATION, format!("Basic {basic}"))
+        .header(header::ACCEPT, "application/json");
+    let form = match app.method {
+        ClientAuthMethod::ClientSecretBasic => {
+            let basic = STANDARD.encode(format!("{}:{}", app.id, app.secret.expose_secret()));
+            request = request.header(header::AUTHORIZATION, format!("Basic {basic}"));
+            form
+        }
+        ClientAuthMethod::ClientSecretPost => form_urlencoded::Serializer::new(form)
+            .append_pair("client_id", app.id)
+            .append_pair("client_secret", app.secret.expose_secret())
+            .finish(),
+    };
+    let request = request
         .body(full_body(form))
         .map_err(|e| unavailable(e.to_string()))?;
     let response = client

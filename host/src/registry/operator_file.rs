@@ -25,8 +25,10 @@
 //! client_id = "abc123"        # or client_id_env = "PIPEDRIVE_CLIENT_ID"
 //! client_secret_env = "PIPEDRIVE_CLIENT_SECRET"   # or client_secret_file = "/run/secrets/pd"
 //! redirect_uri = "https://ringcentral.github.io/ringcentral-embeddable/redirect.html"
+//! client_auth = "client_secret_post"  # default "client_secret_basic" (HTTP Basic)
 //! ```
 
+use crate::auth::oauth::{ClientAuth, ClientAuthMethod};
 use crate::runtime::{EgressOverrides, LimitOverrides, OperatorSettings};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -77,6 +79,19 @@ pub struct OAuthApp {
     /// The redirect URI registered with the CRM. When unset, the client's
     /// `callbackUri` without its query is used.
     pub redirect_uri: Option<String>,
+    /// How the secret is presented to the token endpoint.
+    pub client_auth: ClientAuthMethod,
+}
+
+impl OAuthApp {
+    /// The credentials to present to the token endpoint.
+    pub fn client_auth(&self) -> ClientAuth<'_> {
+        ClientAuth {
+            id: &self.client_id,
+            secret: &self.client_secret,
+            method: self.client_auth,
+        }
+    }
 }
 
 impl PartialEq for OAuthApp {
@@ -85,6 +100,7 @@ impl PartialEq for OAuthApp {
         self.client_id == other.client_id
             && self.client_secret.expose_secret() == other.client_secret.expose_secret()
             && self.redirect_uri == other.redirect_uri
+            && self.client_auth == other.client_auth
     }
 }
 
@@ -113,6 +129,8 @@ struct OAuth {
     /// A file holding the secret (a mounted secret); relative to this file's directory.
     client_secret_file: Option<PathBuf>,
     redirect_uri: Option<String>,
+    #[serde(default)]
+    client_auth: ClientAuthMethod,
 }
 
 /// Everything the operator file sets for one adapter.
@@ -185,6 +203,7 @@ pub(super) fn parse(
             }
             .into(),
             redirect_uri: oauth.redirect_uri,
+            client_auth: oauth.client_auth,
         }),
     };
     let mut config: BTreeMap<String, SecretString> = file
@@ -280,10 +299,29 @@ mod tests {
             dir.path(),
         )
         .expect("parses");
+        let oauth = settings.oauth.expect("oauth");
+        assert_eq!(oauth.client_secret.expose_secret(), "from-file");
+        assert_eq!(oauth.client_auth, ClientAuthMethod::ClientSecretBasic);
+    }
+
+    #[test]
+    fn the_client_auth_method_is_named_as_in_rfc_6749() {
+        let app = |method: &str| {
+            parse(
+                &format!(
+                    "[oauth]\nclient_id = \"x\"\nclient_secret_env = \"SECRET_VAR\"\n{method}"
+                ),
+                env,
+                Path::new("."),
+            )
+            .map(|settings| settings.oauth.expect("oauth").client_auth)
+        };
         assert_eq!(
-            settings.oauth.expect("oauth").client_secret.expose_secret(),
-            "from-file"
+            app("client_auth = \"client_secret_post\"").expect("parses"),
+            ClientAuthMethod::ClientSecretPost
         );
+        let err = app("client_auth = \"post\"").expect_err("unknown method");
+        assert!(err.to_string().contains("client_secret_basic"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::error::{AdapterFailure, adapter_error};
 use super::session::tokens_from;
 use super::{Service, ServiceError};
-use crate::auth::oauth::{self, ClientAuth, TokenError};
+use crate::auth::oauth::{self, TokenError};
 use crate::registry::LoadedAdapter;
 use crate::runtime::{
     AdapterError, AuthType, CallError, Credential, LoginRequest, Operation, UserInfo,
@@ -78,10 +78,7 @@ impl Service {
             .redirect_uri
             .as_deref()
             .unwrap_or(&callback.redirect_uri);
-        let client = ClientAuth {
-            id: &app.client_id,
-            secret: &app.client_secret,
-        };
+        let client = app.client_auth();
         let response = oauth::exchange_code(
             &self.egress,
             &config.token_url,

@@ -24,7 +24,7 @@
 
 use super::error::adapter_error;
 use super::{Service, ServiceError};
-use crate::auth::oauth::{self, ClientAuth, TokenError, TokenResponse};
+use crate::auth::oauth::{self, TokenError, TokenResponse};
 use crate::clock::now_ms;
 use crate::egress::EgressClient;
 use crate::registry::LoadedAdapter;
@@ -139,11 +139,13 @@ impl Sessions {
                     let refresh = async move {
                         let result = this
                             .refresh_now(&user_id, &used, force, |refresh_token| async move {
-                                let client = ClientAuth {
-                                    id: &app.client_id,
-                                    secret: &app.client_secret,
-                                };
-                                oauth::refresh(&egress, &token_url, client, &refresh_token).await
+                                oauth::refresh(
+                                    &egress,
+                                    &token_url,
+                                    app.client_auth(),
+                                    &refresh_token,
+                                )
+                                .await
                             })
                             .await;
                         this.inflight

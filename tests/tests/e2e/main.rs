@@ -10,6 +10,7 @@ mod crash;
 mod guest_languages;
 mod hostile;
 mod hostile_input;
+mod hubspot;
 mod logging;
 mod message_log;
 mod misbehaving_crm;
