@@ -9,7 +9,9 @@
 //!   slowly: total time, peak RSS, threads.
 //! - `many-adapters`: cold and warm start-up with many adapters, RSS, and
 //!   latency spread over all of them.
-//! - `all`: the three in order. `--quick` shrinks every run to a smoke test
+//! - `guest-languages`: `POST /callLog` with testCRM in Rust, TypeScript and
+//!   Python, each as a ratio to the Rust one, by our generator and by wrk.
+//! - `all`: every one in order. `--quick` shrinks every run to a smoke test
 //!   that only checks the benchmarks still work.
 //! - `baseline`: the minimal hyper server the `http` figures are divided by;
 //!   `http` measures it with `wrk` too, when wrk is installed, and prints
@@ -18,6 +20,7 @@
 //! Results are printed as Markdown for `BENCHMARKS.md`.
 
 mod baseline;
+mod guest_languages;
 mod http;
 mod load;
 mod many_adapters;
@@ -53,6 +56,8 @@ enum Command {
     SlowCrm(Common),
     /// Many adapters in one server.
     ManyAdapters(Common),
+    /// testCRM in Rust, TypeScript and Python under the same load.
+    GuestLanguages(Common),
     /// Every benchmark.
     All(Common),
 }
@@ -138,8 +143,12 @@ fn main() -> anyhow::Result<()> {
             Command::ManyAdapters(c) => {
                 many_adapters::run(&c.server, c.adapters(), c.load(), &mut table).await?
             }
+            Command::GuestLanguages(c) => {
+                guest_languages::run(&c.server, c.load(), &mut table).await?
+            }
             Command::All(c) => {
                 http_and_replicas(&c, &mut table).await?;
+                guest_languages::run(&c.server, c.load(), &mut table).await?;
                 many_adapters::run(&c.server, c.adapters(), c.load(), &mut table).await?;
                 slow_crm::run(&c.server, c.slow_creates(), c.slow_delay).await?;
             }

@@ -9,20 +9,27 @@
 //! Key-value storage is an in-memory map on both sides, so the difference is
 //! the sandbox's cost, not SQLite's.
 //!
+//! A second group runs the same create, and the fresh instance alone, on
+//! testCRM's TypeScript and Python rewrites (`examples/`, built by `cargo
+//! xtask build --examples`), so each language's per-call cost reads against
+//! the same native floor.
+//!
 //! `cargo bench -p switchboard-tests --bench dispatch`
 
 #![allow(clippy::unwrap_used, missing_docs, reason = "benchmark")]
 
 use clap::Parser;
 use criterion::{Criterion, criterion_group};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use switchboard::config::SandboxConfig;
 use switchboard::kv::{AdapterKv, KvWrites};
 use switchboard::runtime::Runtime;
+use switchboard::runtime::cache::ArtifactCache;
 use switchboard_adapter as guest;
-use switchboard_tests::artifacts;
+use switchboard_tests::{artifacts, examples};
 
 /// Entries [`MemoryKv`] holds before it starts over.
 const MAX_ENTRIES: usize = 10_000;
@@ -195,8 +202,58 @@ fn dispatch(c: &mut Criterion) {
     group.finish();
 }
 
-/// The criterion group's name, and where criterion keeps its estimates.
+/// The TypeScript and Python testCRMs: the same create, and a fresh
+/// instance alone. Their artifacts come from the suite's shared cache, so
+/// a run compiles each (10 s or more) only once.
+fn guest_languages(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = Cli::try_parse_from(["bench"]).unwrap().sandbox;
+    let kv = Arc::new(MemoryKv::default());
+    let cache = ArtifactCache::new(examples::shared_cache().into(), 4 << 30).unwrap();
+    let runtime = Runtime::new(
+        &config,
+        kv.clone(),
+        config.egress_client().unwrap(),
+        Some(cache),
+    )
+    .unwrap();
+    let mut group = c.benchmark_group(GUEST_GROUP);
+    let mut n = 0u64;
+    for (language, component) in [
+        ("typescript", examples::jstestcrm()),
+        ("python", examples::pytestcrm()),
+    ] {
+        let bytes = std::fs::read(&component).unwrap();
+        let sha = hex::encode(Sha256::digest(&bytes));
+        let (adapter, _) = rt
+            .block_on(runtime.load(bytes, &sha, Default::default()))
+            .unwrap();
+        group.bench_function(format!("{language} sandboxed"), |b| {
+            b.to_async(&rt).iter(|| {
+                n += 1;
+                let request = reference_request!(switchboard::runtime, format!("{SESSION}-{n}"));
+                let (adapter, kv) = (&adapter, &kv);
+                async move {
+                    let (created, writes) = adapter.create_call_log(request).await.unwrap();
+                    kv.apply(&writes).await.unwrap();
+                    black_box(created)
+                }
+            });
+        });
+        group.bench_function(format!("{language} instantiate"), |b| {
+            b.to_async(&rt)
+                .iter(|| async { adapter.instantiate().await.unwrap() });
+        });
+    }
+    group.finish();
+}
+
+/// The criterion groups' names, and where criterion keeps their estimates.
 const GROUP: &str = "testcrm create-call-log";
+const GUEST_GROUP: &str = "guest-language create-call-log";
 
 /// Print the three medians and the sandbox's overhead, from the estimates
 /// criterion just wrote (`<target>/criterion/<group>/<bench>/new/`).
@@ -207,12 +264,13 @@ fn report_medians() {
     else {
         return;
     };
-    let median = |bench: &str| -> Option<f64> {
-        let path = target.join(format!("criterion/{GROUP}/{bench}/new/estimates.json"));
+    let median_in = |group: &str, bench: &str| -> Option<f64> {
+        let path = target.join(format!("criterion/{group}/{bench}/new/estimates.json"));
         let estimates: serde_json::Value =
             serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
         Some(estimates["median"]["point_estimate"].as_f64()? / 1000.0)
     };
+    let median = |bench: &str| median_in(GROUP, bench);
     let (Some(native), Some(sandboxed), Some(instantiate)) =
         (median("native"), median("sandboxed"), median("instantiate"))
     else {
@@ -226,9 +284,21 @@ fn report_medians() {
         sandboxed - native,
         sandboxed / native
     );
+    for language in ["typescript", "python"] {
+        let (Some(call), Some(fresh)) = (
+            median_in(GUEST_GROUP, &format!("{language} sandboxed")),
+            median_in(GUEST_GROUP, &format!("{language} instantiate")),
+        ) else {
+            continue;
+        };
+        eprintln!(
+            "{language}: sandboxed {call:.2} µs (overhead over native {:.3} ms), instantiate {fresh:.2} µs",
+            (call - native) / 1000.0
+        );
+    }
 }
 
-criterion_group!(benches, dispatch);
+criterion_group!(benches, dispatch, guest_languages);
 
 fn main() {
     benches();

@@ -291,6 +291,9 @@ fn run_tests(command: &mut Command, totals: &mut Totals) -> Result<()> {
 fn bench(root: &Path, args: &[String]) -> Result<()> {
     ensure_wasm_target()?;
     ensure_wrk();
+    // The dispatch bench and `guest-languages` run the TypeScript and
+    // Python testCRMs (nothing is built when they are up to date).
+    examples::build(root)?;
     if args.iter().any(|a| a == "--quick") {
         return smoke_benches(root);
     }

@@ -56,7 +56,7 @@ pub use engine::{EPOCH_TICK, Runtime};
 pub use host::{MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 pub use limits::{InstanceNeeds, LimitError, check as check_limits};
 pub use manifest::ManifestError;
-pub use sandbox::CallStats;
+pub use sandbox::{ADAPTER_OUTPUT_TARGET, CallStats};
 pub use settings::{EgressOverrides, LimitOverrides, OperatorSettings, SettingsError};
 pub use world::{SERVED_WIT_VERSIONS, WitVersion};
 

@@ -4,6 +4,7 @@
 
 use super::CallError;
 use super::bindings::AdapterError;
+use super::guest_output::GuestOutput;
 use super::host::{AdapterEnv, HostState};
 use super::limits::Limits;
 use super::output::Output;
@@ -12,6 +13,12 @@ use crate::kv::KvWrites;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::{CallHook, Store, UpdateDeadline};
+
+/// The log target of what a successful call wrote to stdout and stderr, at
+/// `debug`: off by default, on with
+/// `RUST_LOG=info,switchboard::adapter_output=debug`. A failed call's output
+/// is logged at `warn` whatever this target's level.
+pub const ADAPTER_OUTPUT_TARGET: &str = "switchboard::adapter_output";
 
 /// Raised from the epoch callback when a call's CPU budget is gone.
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +146,10 @@ impl Sandbox {
         let state = store.data();
         let result = match outcome {
             Ok(Ok(Ok(value))) => match value.oversize() {
-                None => return Ok((value, writes)),
+                None => {
+                    self.log_output_of_success(operation, &state.output);
+                    return Ok((value, writes));
+                }
                 Some(why) => CallError::OutputTooLarge(why),
             },
             Ok(Ok(Err(error))) => CallError::Adapter(error),
@@ -174,6 +184,17 @@ impl Sandbox {
             Ok(()) => result,
             Err(storage) => storage,
         })
+    }
+
+    /// A successful call's stdout and stderr, when the operator asked for
+    /// them ([`ADAPTER_OUTPUT_TARGET`] at `debug`); nothing is read otherwise.
+    fn log_output_of_success(&self, operation: &'static str, output: &GuestOutput) {
+        if tracing::enabled!(target: ADAPTER_OUTPUT_TARGET, tracing::Level::DEBUG)
+            && let Some(output) = output.text()
+        {
+            let (platform, version) = (&self.env.platform, &self.env.version);
+            tracing::debug!(target: ADAPTER_OUTPUT_TARGET, adapter = %platform, %version, operation, ?output, "the call's stdout and stderr");
+        }
     }
 
     fn classify(&self, error: &wasmtime::Error, state: &HostState) -> CallError {

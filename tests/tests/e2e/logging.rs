@@ -216,3 +216,35 @@ async fn a_crashed_adapters_own_output_reaches_the_log_not_the_client() {
     assert!(line.contains(&format!("request_id={request_id}")), "{line}");
     assert!(line.contains("operation=\"create-call-log\""), "{line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_successful_calls_output_is_logged_only_at_debug_under_its_own_target() {
+    let logs = captured();
+    let dirs = Dirs::with_adapters(&[artifacts::HOSTILE]);
+    let server = TestServer::start(&dirs, &[]).await;
+    let token = server.login("hostile", "k").await;
+    let printed = "hostile adapter prints 5e1f";
+    let reply = server
+        .create(
+            &token,
+            &create_body("print-1", json!(1), &format!("print {printed}")),
+        )
+        .await;
+    assert_eq!(reply.body["logId"], "printed", "{}", reply.body);
+    assert!(!reply.body.to_string().contains(printed), "{}", reply.body);
+    server.stop().await;
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let line = text
+        .lines()
+        .find(|line| line.contains(printed))
+        .expect("the output was logged (the test subscriber takes every level)");
+    // `debug` under its own target: the default `info` filter leaves it out.
+    assert!(line.contains(" DEBUG "), "{line}");
+    assert!(
+        line.contains(switchboard::runtime::ADAPTER_OUTPUT_TARGET),
+        "{line}"
+    );
+    assert!(line.contains("the call's stdout and stderr"), "{line}");
+    assert!(line.contains("operation=\"create-call-log\""), "{line}");
+}
