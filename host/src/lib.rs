@@ -8,8 +8,8 @@
 //! [`service`] (call-logging rules) → [`store`] (SQL) and [`registry`]
 //! (which adapter serves a platform) → [`runtime`] (wasmtime). Below them
 //! all: [`auth`] (tokens, OAuth), [`egress`] (the one outbound client),
-//! [`config`], and the small shared pieces [`kv`], [`private_file`] and
-//! [`clock`]. `ARCHITECTURE.md` draws the whole picture.
+//! [`config`], and the small shared pieces [`kv`], [`private_file`],
+//! [`clock`] and [`log_filter`]. `ARCHITECTURE.md` draws the whole picture.
 
 pub mod api;
 pub mod auth;
@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod egress;
 pub mod kv;
+pub mod log_filter;
 pub mod private_file;
 pub mod registry;
 pub mod runtime;

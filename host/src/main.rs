@@ -5,7 +5,6 @@ use secrecy::SecretString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::config::{Config, SandboxConfig};
-use tracing_subscriber::EnvFilter;
 
 /// Self-hosted call-logging server for CRMs (RingCentral App Connect API,
 /// WebAssembly adapters).
@@ -69,9 +68,7 @@ async fn main() -> ExitCode {
         "warn"
     };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
-        )
+        .with_env_filter(switchboard::log_filter::log_filter(default_level))
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {

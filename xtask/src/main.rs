@@ -187,14 +187,18 @@ fn test(root: &Path, args: &[String]) -> Result<()> {
 
     let mut totals = Totals::default();
     // The PostgreSQL pass and the contract test select the same packages.
-    let mut host_side = vec!["test".to_owned()];
+    // `--no-fail-fast`: a failing test binary must not hide the ones after
+    // it (a host test failing used to skip the whole end-to-end suite).
+    let mut host_side = vec!["test".to_owned(), "--no-fail-fast".to_owned()];
     host_side.extend(host_side_packages(root)?);
     let mut everything_else = Command::new(cargo());
     everything_else.current_dir(root).args(&host_side);
     let first = run_tests(everything_else.args(args), &mut totals);
 
     let mut adapter_units = Command::new(cargo());
-    adapter_units.current_dir(root).args(["test", "--lib"]);
+    adapter_units
+        .current_dir(root)
+        .args(["test", "--no-fail-fast", "--lib"]);
     for name in &adapters {
         adapter_units.args(["-p", name]);
     }

@@ -17,11 +17,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// How a client presents its secret to a token endpoint (RFC 6749 §2.3.1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuthMethod {
     /// HTTP Basic with the id and secret: the RFC's default.
-    #[default]
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,

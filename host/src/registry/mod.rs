@@ -29,7 +29,9 @@ mod status;
 pub mod watch;
 
 pub use load::LoadFailure;
-pub use operator_file::{AdapterSettings, OAuthApp, OperatorFileError, read as read_operator_file};
+pub use operator_file::{
+    AdapterSettings, OAuthApp, OperatorFileError, TokenEndpointAuth, read as read_operator_file,
+};
 pub use status::{AdapterStatus, FileStatus};
 
 use crate::runtime::cache::CacheOutcome;

@@ -28,7 +28,6 @@
 //! client_auth = "client_secret_post"  # default "client_secret_basic" (HTTP Basic)
 //! ```
 
-use crate::auth::oauth::{ClientAuth, ClientAuthMethod};
 use crate::runtime::{EgressOverrides, LimitOverrides, OperatorSettings};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -80,18 +79,19 @@ pub struct OAuthApp {
     /// `callbackUri` without its query is used.
     pub redirect_uri: Option<String>,
     /// How the secret is presented to the token endpoint.
-    pub client_auth: ClientAuthMethod,
+    pub client_auth: TokenEndpointAuth,
 }
 
-impl OAuthApp {
-    /// The credentials to present to the token endpoint.
-    pub fn client_auth(&self) -> ClientAuth<'_> {
-        ClientAuth {
-            id: &self.client_id,
-            secret: &self.client_secret,
-            method: self.client_auth,
-        }
-    }
+/// How the host presents the client secret to the CRM's token endpoint, by
+/// RFC 6749's names (§2.3.1): `client_auth = "client_secret_post"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuth {
+    /// HTTP Basic with the id and secret: the RFC's default.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body (HubSpot).
+    ClientSecretPost,
 }
 
 impl PartialEq for OAuthApp {
@@ -130,7 +130,7 @@ struct OAuth {
     client_secret_file: Option<PathBuf>,
     redirect_uri: Option<String>,
     #[serde(default)]
-    client_auth: ClientAuthMethod,
+    client_auth: TokenEndpointAuth,
 }
 
 /// Everything the operator file sets for one adapter.
@@ -301,7 +301,7 @@ mod tests {
         .expect("parses");
         let oauth = settings.oauth.expect("oauth");
         assert_eq!(oauth.client_secret.expose_secret(), "from-file");
-        assert_eq!(oauth.client_auth, ClientAuthMethod::ClientSecretBasic);
+        assert_eq!(oauth.client_auth, TokenEndpointAuth::ClientSecretBasic);
     }
 
     #[test]
@@ -318,7 +318,7 @@ mod tests {
         };
         assert_eq!(
             app("client_auth = \"client_secret_post\"").expect("parses"),
-            ClientAuthMethod::ClientSecretPost
+            TokenEndpointAuth::ClientSecretPost
         );
         let err = app("client_auth = \"post\"").expect_err("unknown method");
         assert!(err.to_string().contains("client_secret_basic"), "{err}");

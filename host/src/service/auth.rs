@@ -4,8 +4,8 @@
 use super::error::{AdapterFailure, adapter_error};
 use super::session::tokens_from;
 use super::{Service, ServiceError};
-use crate::auth::oauth::{self, TokenError};
-use crate::registry::LoadedAdapter;
+use crate::auth::oauth::{self, ClientAuth, ClientAuthMethod, TokenError};
+use crate::registry::{LoadedAdapter, OAuthApp, TokenEndpointAuth};
 use crate::runtime::{
     AdapterError, AuthType, CallError, Credential, LoginRequest, Operation, UserInfo,
 };
@@ -78,7 +78,7 @@ impl Service {
             .redirect_uri
             .as_deref()
             .unwrap_or(&callback.redirect_uri);
-        let client = app.client_auth();
+        let client = token_client(app);
         let response = oauth::exchange_code(
             &self.egress,
             &config.token_url,
@@ -233,4 +233,16 @@ async fn user_info(
         )));
     }
     Ok(info)
+}
+
+/// The operator's OAuth app as the token endpoint's client.
+pub(super) fn token_client(app: &OAuthApp) -> ClientAuth<'_> {
+    ClientAuth {
+        id: &app.client_id,
+        secret: &app.client_secret,
+        method: match app.client_auth {
+            TokenEndpointAuth::ClientSecretBasic => ClientAuthMethod::ClientSecretBasic,
+            TokenEndpointAuth::ClientSecretPost => ClientAuthMethod::ClientSecretPost,
+        },
+    }
 }

@@ -142,7 +142,7 @@ impl Sessions {
                                 oauth::refresh(
                                     &egress,
                                     &token_url,
-                                    app.client_auth(),
+                                    super::auth::token_client(&app),
                                     &refresh_token,
                                 )
                                 .await
