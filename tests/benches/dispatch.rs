@@ -182,24 +182,36 @@ fn dispatch(c: &mut Criterion) {
             black_box(testcrm::create_call_log(kv.as_ref(), request).unwrap());
         });
     });
-    group.bench_function("sandboxed", |b| {
-        b.to_async(&rt).iter(|| {
-            n += 1;
+    sandboxed_create(&mut group, "sandboxed", &rt, &adapter, &kv, &mut n);
+    group.bench_function("instantiate", |b| {
+        b.to_async(&rt)
+            .iter(|| async { adapter.instantiate().await.unwrap() });
+    });
+    group.finish();
+}
+
+/// `create-call-log` of a new session each iteration, through the runtime
+/// as production runs it, its kv writes committed as the native run stores
+/// its own.
+fn sandboxed_create(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    rt: &tokio::runtime::Runtime,
+    adapter: &switchboard::runtime::Adapter,
+    kv: &Arc<MemoryKv>,
+    n: &mut u64,
+) {
+    group.bench_function(name, |b| {
+        b.to_async(rt).iter(|| {
+            *n += 1;
             let request = reference_request!(switchboard::runtime, format!("{SESSION}-{n}"));
-            let (adapter, kv) = (&adapter, &kv);
             async move {
-                // Commit the call's writes, as the native run stores its own.
                 let (created, writes) = adapter.create_call_log(request).await.unwrap();
                 kv.apply(&writes).await.unwrap();
                 black_box(created)
             }
         });
     });
-    group.bench_function("instantiate", |b| {
-        b.to_async(&rt)
-            .iter(|| async { adapter.instantiate().await.unwrap() });
-    });
-    group.finish();
 }
 
 /// The TypeScript and Python testCRMs: the same create, and a fresh
@@ -231,18 +243,8 @@ fn guest_languages(c: &mut Criterion) {
         let (adapter, _) = rt
             .block_on(runtime.load(bytes, &sha, Default::default()))
             .unwrap();
-        group.bench_function(format!("{language} sandboxed"), |b| {
-            b.to_async(&rt).iter(|| {
-                n += 1;
-                let request = reference_request!(switchboard::runtime, format!("{SESSION}-{n}"));
-                let (adapter, kv) = (&adapter, &kv);
-                async move {
-                    let (created, writes) = adapter.create_call_log(request).await.unwrap();
-                    kv.apply(&writes).await.unwrap();
-                    black_box(created)
-                }
-            });
-        });
+        let name = format!("{language} sandboxed");
+        sandboxed_create(&mut group, &name, &rt, &adapter, &kv, &mut n);
         group.bench_function(format!("{language} instantiate"), |b| {
             b.to_async(&rt)
                 .iter(|| async { adapter.instantiate().await.unwrap() });

@@ -22,10 +22,10 @@
 //!
 //! Point the server at it with `--egress-override api.hubapi.com=<url>`.
 
-use crate::mock_http::Scripts;
+use crate::mock_http::{Journal, journaled};
 pub use crate::mock_http::{Misbehaviour, Recorded};
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -64,14 +64,12 @@ const CREATED_AT: &str = "2024-01-01T00:00:00.000Z";
 
 #[derive(Debug)]
 struct State {
-    requests: Vec<Recorded>,
     contacts: BTreeMap<u64, Map<String, Value>>,
     calls: BTreeMap<u64, (Map<String, Value>, Vec<u64>)>,
     next_id: u64,
     access_tokens: HashSet<String>,
     refresh_tokens: HashSet<String>,
     tokens_issued: u64,
-    scripted: Scripts,
     /// Requests each token may make per ten-second window.
     window_max: u64,
     /// Per token: when its window began, and how many requests it holds.
@@ -85,6 +83,7 @@ pub struct MockHubSpot {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     state: Arc<Mutex<State>>,
+    journal: Journal,
 }
 
 impl MockHubSpot {
@@ -117,44 +116,31 @@ impl MockHubSpot {
             contacts.insert(id, properties);
         }
         let state = Arc::new(Mutex::new(State {
-            requests: Vec::new(),
             contacts,
             calls: BTreeMap::new(),
             next_id: 5000,
             access_tokens: HashSet::new(),
             refresh_tokens: HashSet::new(),
             tokens_issued: 0,
-            scripted: Scripts::default(),
             window_max: 190,
             windows: HashMap::new(),
             daily_used: 0,
         }));
-        let shared = state.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let state = shared.clone();
-                async move { handle(&state, method, uri, headers, body).await }
-            },
-        );
+        let (shared, journal) = (state.clone(), Journal::default());
+        let app = journaled(journal.clone(), move |request| {
+            let state = shared.clone();
+            async move { handle(&state, &request) }
+        });
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, state }
+        Self {
+            url,
+            state,
+            journal,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap()
-    }
-
-    /// Every request received so far.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().requests.clone()
-    }
-
-    /// The requests with this method and path.
-    pub fn requests_to(&self, method: &str, path: &str) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == method && r.path == path)
-            .collect()
     }
 
     /// The calls HubSpot holds now: `(id, properties, associated contact ids)`.
@@ -179,19 +165,6 @@ impl MockHubSpot {
             .iter()
             .map(|(id, p)| (*id, Value::Object(p.clone())))
             .collect()
-    }
-
-    /// Answer the next `method` request under `path_prefix` with this instead.
-    pub fn fail_next(
-        &self,
-        method: &str,
-        path_prefix: &str,
-        status: u16,
-        headers: &[(&str, &str)],
-        body: Value,
-    ) {
-        let how = Misbehaviour::answer(status, headers, body);
-        self.lock().scripted.push(method, path_prefix, None, how);
     }
 
     /// Each token may make this many requests per ten-second window.
@@ -483,26 +456,12 @@ fn rate_limit(s: &mut State, token: &str) -> (bool, Vec<(&'static str, String)>)
     (allowed, headers)
 }
 
-async fn handle(
-    state: &Mutex<State>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = Recorded::new(&method, &uri, &headers, &body);
-    let scripted = {
-        let mut s = state.lock().unwrap();
-        s.requests.push(request.clone());
-        s.scripted.take(&request)
-    };
-    if let Some(how) = scripted {
-        return how.respond().await;
-    }
-    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+fn handle(state: &Mutex<State>, request: &Recorded) -> Response {
+    let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
     let mut s = state.lock().unwrap();
-    match (method.as_str(), segments.as_slice()) {
-        ("POST", ["oauth", "v1", "token"]) => return token(&mut s, &request),
+    let method = request.method.as_str();
+    match (method, segments.as_slice()) {
+        ("POST", ["oauth", "v1", "token"]) => return token(&mut s, request),
         ("GET", ["oauth", "v1", "access-tokens", token]) => {
             return if s.access_tokens.contains(*token) {
                 chunked(
@@ -546,7 +505,7 @@ async fn handle(
         )
     };
     let id = |text: &str| text.parse::<u64>().ok();
-    let mut response = match (method.as_str(), segments.as_slice()) {
+    let mut response = match (method, segments.as_slice()) {
         _ if !allowed => too_many_requests(),
         ("GET", ["account-info", "v3", "details"]) => chunked(
             StatusCode::OK,
@@ -583,16 +542,14 @@ async fn handle(
         }
         ("GET", ["crm", "v3", "objects", "contacts", contact]) => {
             match id(contact).and_then(|id| s.contacts.get(&id).map(|p| (id, p))) {
-                Some((id, properties)) => read(properties, id, &request, None),
+                Some((id, properties)) => read(properties, id, request, None),
                 None => not_found(),
             }
         }
         ("POST", ["crm", "v3", "objects", "calls"]) => create_call(&mut s, &request.body),
         ("GET", ["crm", "v3", "objects", "calls", call]) => {
             match id(call).and_then(|id| s.calls.get(&id).map(|c| (id, c))) {
-                Some((id, (properties, contacts))) => {
-                    read(properties, id, &request, Some(contacts))
-                }
+                Some((id, (properties, contacts))) => read(properties, id, request, Some(contacts)),
                 None => not_found(),
             }
         }
@@ -655,4 +612,12 @@ fn token(s: &mut State, request: &Recorded) -> Response {
         StatusCode::OK,
         &json!({"token_type": "bearer", "refresh_token": refresh, "access_token": access, "expires_in": 1800}),
     )
+}
+
+impl std::ops::Deref for MockHubSpot {
+    type Target = Journal;
+
+    fn deref(&self) -> &Journal {
+        &self.journal
+    }
 }

@@ -1,12 +1,15 @@
-//! What every mock CRM shares: the record of a request it received, and
-//! answers a test scripts for the next matching request (an error status
-//! with headers, a body that is not JSON, a stall, a slow drip, a reset).
+//! What every mock CRM shares: its [`Journal`] of the requests it received,
+//! and the answers a test scripts for the next matching request (an error
+//! status with headers, a body that is not JSON, a stall, a slow drip, a
+//! reset).
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// One request a mock received.
@@ -149,21 +152,98 @@ struct Scripted {
     misbehaviour: Misbehaviour,
 }
 
-/// The answers a test has scripted, first come first served.
-#[derive(Debug, Default)]
-pub struct Scripts(VecDeque<Scripted>);
+/// An axum router that records every request in `journal`, answers it as
+/// scripted when a script matches, and hands the rest to `handle`.
+pub fn journaled<F, Fut>(journal: Journal, handle: F) -> axum::Router
+where
+    F: Fn(Recorded) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    axum::Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (journal, handle) = (journal.clone(), handle.clone());
+            async move {
+                let request = Recorded::new(&method, &uri, &headers, &body);
+                match journal.record(&request) {
+                    Some(how) => how.respond().await,
+                    None => handle(request).await,
+                }
+            }
+        },
+    )
+}
 
-impl Scripts {
-    /// Misbehave for the next `method` request under `path_prefix` (whose
-    /// body contains `marker`, when given).
-    pub fn push(
-        &mut self,
+/// A mock's requests and its scripted answers. Clones share them; each mock
+/// dereferences to its journal, so tests call `mock.requests_to(…)`.
+#[derive(Debug, Clone, Default)]
+pub struct Journal(Arc<Mutex<Entries>>);
+
+#[derive(Debug, Default)]
+struct Entries {
+    requests: Vec<Recorded>,
+    /// First come first served.
+    scripted: VecDeque<Scripted>,
+}
+
+impl Journal {
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        self.0.lock().unwrap()
+    }
+
+    /// Record a request the mock received: the scripted answer for it, if
+    /// one matches (it is used up).
+    pub fn record(&self, request: &Recorded) -> Option<Misbehaviour> {
+        let mut entries = self.lock();
+        entries.requests.push(request.clone());
+        let text = request.body.to_string();
+        let at = entries.scripted.iter().position(|f| {
+            f.method.as_str() == request.method
+                && request.path.starts_with(&f.path_prefix)
+                && f.body_contains
+                    .as_ref()
+                    .is_none_or(|m| text.contains(m.as_str()))
+        })?;
+        entries.scripted.remove(at).map(|s| s.misbehaviour)
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    /// The requests with this method and path.
+    pub fn requests_to(&self, method: &str, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path == path)
+            .collect()
+    }
+
+    /// Answer the next `method` request under `path_prefix` with this instead.
+    pub fn fail_next(
+        &self,
         method: &str,
         path_prefix: &str,
-        marker: Option<&str>,
-        how: Misbehaviour,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: Value,
     ) {
-        self.0.push_back(Scripted {
+        self.script(
+            method,
+            path_prefix,
+            None,
+            Misbehaviour::answer(status, headers, body),
+        );
+    }
+
+    /// Misbehave for the next `method` request under `path_prefix` whose
+    /// body contains `marker`.
+    pub fn misbehave(&self, method: &str, path_prefix: &str, marker: &str, how: Misbehaviour) {
+        self.script(method, path_prefix, Some(marker), how);
+    }
+
+    fn script(&self, method: &str, path_prefix: &str, marker: Option<&str>, how: Misbehaviour) {
+        self.lock().scripted.push_back(Scripted {
             method: method.parse().unwrap(),
             path_prefix: path_prefix.into(),
             body_contains: marker.map(str::to_owned),
@@ -171,16 +251,14 @@ impl Scripts {
         });
     }
 
-    /// The scripted answer for this request, if one matches; it is used up.
-    pub fn take(&mut self, request: &Recorded) -> Option<Misbehaviour> {
-        let text = request.body.to_string();
-        let at = self.0.iter().position(|f| {
-            f.method.as_str() == request.method
-                && request.path.starts_with(&f.path_prefix)
-                && f.body_contains
-                    .as_ref()
-                    .is_none_or(|m| text.contains(m.as_str()))
-        })?;
-        self.0.remove(at).map(|scripted| scripted.misbehaviour)
+    /// Wait (with a deadline) until `count` requests match.
+    pub async fn wait_for(&self, what: &str, count: usize, matches: impl Fn(&Recorded) -> bool) {
+        crate::wait_until(crate::DEADLINE, async || {
+            match self.requests().iter().filter(|r| matches(r)).count() {
+                seen if seen >= count => Ok(()),
+                seen => Err(format!("the mock to see {count} {what}; saw {seen}")),
+            }
+        })
+        .await;
     }
 }

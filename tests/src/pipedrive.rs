@@ -13,10 +13,9 @@
 //!
 //! Point the server at it with `--egress-override *.pipedrive.com=<url>`.
 
-use crate::mock_http::Scripts;
+use crate::mock_http::{Journal, journaled};
 pub use crate::mock_http::{Misbehaviour, Recorded};
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
 use base64::Engine;
@@ -44,14 +43,12 @@ const ERROR_INFO: &str =
 
 #[derive(Debug)]
 struct State {
-    requests: Vec<Recorded>,
     persons: BTreeMap<u64, Value>,
     activities: BTreeMap<u64, Value>,
     next_id: u64,
     access_tokens: HashSet<String>,
     refresh_tokens: HashSet<String>,
     tokens_issued: u64,
-    scripted: Scripts,
     /// `expires_in` of tokens from an authorization code.
     login_expires_in: u64,
     /// How long the token endpoint takes to answer a refresh.
@@ -66,6 +63,7 @@ pub struct MockPipedrive {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     state: Arc<Mutex<State>>,
+    journal: Journal,
     connections: Arc<AtomicUsize>,
 }
 
@@ -89,14 +87,12 @@ impl MockPipedrive {
             persons.insert(id, person(id, name, phone, &org));
         }
         let state = Arc::new(Mutex::new(State {
-            requests: Vec::new(),
             persons,
             activities: BTreeMap::new(),
             next_id: 1000,
             access_tokens: HashSet::new(),
             refresh_tokens: HashSet::new(),
             tokens_issued: 0,
-            scripted: Scripts::default(),
             login_expires_in: 3600,
             refresh_delay: Duration::ZERO,
             api_delay: Duration::ZERO,
@@ -106,36 +102,21 @@ impl MockPipedrive {
         let listener = listener.tap_io(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        let shared = state.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let state = shared.clone();
-                async move { handle(state, method, uri, headers, body).await }
-            },
-        );
+        let (shared, journal) = (state.clone(), Journal::default());
+        let app = journaled(journal.clone(), move |request| {
+            handle(shared.clone(), request)
+        });
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
             url,
             state,
+            journal,
             connections,
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap()
-    }
-
-    /// Every request received so far.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().requests.clone()
-    }
-
-    /// The requests with this method and path.
-    pub fn requests_to(&self, method: &str, path: &str) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == method && r.path == path)
-            .collect()
     }
 
     /// Token requests with this `grant_type`.
@@ -154,27 +135,6 @@ impl MockPipedrive {
     /// The activities Pipedrive holds now.
     pub fn activities(&self) -> Vec<Value> {
         self.lock().activities.values().cloned().collect()
-    }
-
-    /// Answer the next `method` request under `path_prefix` with this instead.
-    pub fn fail_next(
-        &self,
-        method: &str,
-        path_prefix: &str,
-        status: u16,
-        headers: &[(&str, &str)],
-        body: Value,
-    ) {
-        let how = Misbehaviour::answer(status, headers, body);
-        self.lock().scripted.push(method, path_prefix, None, how);
-    }
-
-    /// Misbehave for the next `method` request under `path_prefix` whose
-    /// body contains `marker`.
-    pub fn misbehave(&self, method: &str, path_prefix: &str, marker: &str, how: Misbehaviour) {
-        self.lock()
-            .scripted
-            .push(method, path_prefix, Some(marker), how);
     }
 
     /// Access tokens from an authorization code expire after this many seconds.
@@ -200,17 +160,6 @@ impl MockPipedrive {
     /// Every refresh token stops working (the user removed the app).
     pub fn revoke_refresh_tokens(&self) {
         self.lock().refresh_tokens.clear();
-    }
-
-    /// Wait (with a deadline) until `count` requests match.
-    pub async fn wait_for(&self, what: &str, count: usize, matches: impl Fn(&Recorded) -> bool) {
-        crate::wait_until(crate::DEADLINE, async || {
-            match self.requests().iter().filter(|r| matches(r)).count() {
-                seen if seen >= count => Ok(()),
-                seen => Err(format!("mock Pipedrive to see {count} {what}; saw {seen}")),
-            }
-        })
-        .await;
     }
 }
 
@@ -252,24 +201,10 @@ fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
 
-async fn handle(
-    state: Arc<Mutex<State>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let recorded = Recorded::new(&method, &uri, &headers, &body);
+async fn handle(state: Arc<Mutex<State>>, recorded: Recorded) -> Response {
     let parsed = recorded.body.clone();
-    let (scripted, api_delay) = {
-        let mut s = state.lock().unwrap();
-        s.requests.push(recorded.clone());
-        (s.scripted.take(&recorded), s.api_delay)
-    };
-    if let Some(how) = scripted {
-        return how.respond().await;
-    }
-    if uri.path() == "/oauth/token" && method == Method::POST {
+    let api_delay = state.lock().unwrap().api_delay;
+    if recorded.path == "/oauth/token" && recorded.method == "POST" {
         return token(&state, &recorded).await;
     }
     // A zero sleep still waits for the timer wheel's next millisecond tick.
@@ -279,9 +214,9 @@ async fn handle(
     if !authorized(&state, &recorded) {
         return error(StatusCode::UNAUTHORIZED, "unauthorized access");
     }
-    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    let segments: Vec<&str> = recorded.path.trim_matches('/').split('/').collect();
     let mut s = state.lock().unwrap();
-    match (method.as_str(), segments.as_slice()) {
+    match (recorded.method.as_str(), segments.as_slice()) {
         ("GET", ["v1", "users", "me"]) => ok(json!({
             "id": USER_ID, "name": "Pat Pipedrive", "email": "pat@testco.example",
             "timezone_name": "Europe/Berlin", "company_id": 77, "company_domain": "testco",
@@ -506,4 +441,12 @@ async fn token(state: &Mutex<State>, request: &Recorded) -> Response {
         "api_domain": API_DOMAIN,
     }))
     .into_response()
+}
+
+impl std::ops::Deref for MockPipedrive {
+    type Target = Journal;
+
+    fn deref(&self) -> &Journal {
+        &self.journal
+    }
 }
