@@ -1,8 +1,10 @@
 //! Benchmark 5: the same adapter in three languages. testCRM (Rust),
 //! jsTestCRM (TypeScript) and pyTestCRM (Python) each serve
 //! `POST /callLog` alone in a release server on SQLite, under the same
-//! load; each rate is printed with its ratio to testCRM's, measured in the
-//! same run, by our generator and by wrk.
+//! load, first with a fresh instance per call (the default) and then with
+//! the operator's opt-in `[runtime] reuse = "per-user"` (the load is one
+//! user's); each rate is printed with its ratio to testCRM's default,
+//! measured in the same run, by our generator and by wrk.
 //!
 //! The TypeScript and Python components come from `cargo xtask build
 //! --examples`; their artifacts are kept in the suite's shared cache, so a
@@ -24,11 +26,29 @@ pub(crate) async fn run(server_binary: &Path, load: Load, table: &mut Table) -> 
         ("jsTestCRM (TypeScript)", "jsTestCRM", examples::jstestcrm()),
         ("pyTestCRM (Python)", "pyTestCRM", examples::pytestcrm()),
     ];
+    let policies = [
+        ("", None),
+        (
+            ", reused per user",
+            Some("[runtime]\nreuse = \"per-user\"\n"),
+        ),
+    ];
     let mut rust: Option<(f64, Option<f64>)> = None;
-    for (name, platform, component) in adapters {
+    for ((language, platform, component), (policy, operator)) in policies
+        .into_iter()
+        .flat_map(|policy| adapters.clone().map(|adapter| (adapter, policy)))
+    {
+        let name = format!("{language}{policy}");
         let scratch = Scratch::new()?;
-        let file = Path::new(&component).file_name().expect("a file name");
-        std::fs::copy(&component, scratch.plugins.join(file))?;
+        let path = Path::new(&component);
+        std::fs::copy(
+            path,
+            scratch.plugins.join(path.file_name().expect("a file name")),
+        )?;
+        if let Some(operator) = operator {
+            let stem = path.file_stem().expect("a file name").to_string_lossy();
+            std::fs::write(scratch.plugins.join(format!("{stem}.toml")), operator)?;
+        }
         let cache = vec!["--cache-dir".to_owned(), examples::shared_cache()];
         let mut server =
             Server::switchboard(server_binary, &scratch.plugins, &scratch.data, &cache)?;
@@ -46,7 +66,7 @@ pub(crate) async fn run(server_binary: &Path, load: Load, table: &mut Table) -> 
         let wrk =
             crate::wrk::post_sessions(addr, &path, &template.before, &template.after, "wrk", load)?;
         if let Some(wrk) = &wrk {
-            table.wrk_row(name, load, wrk, rust.and_then(|(_, wrk)| wrk));
+            table.wrk_row(&name, load, wrk, rust.and_then(|(_, wrk)| wrk));
         }
         if rust.is_none() {
             rust = Some((created.rps(), wrk.map(|w| w.rps)));

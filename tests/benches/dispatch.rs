@@ -4,7 +4,11 @@
 //!   directly over an in-memory map, with no sandbox: the floor;
 //! - **sandboxed**: through the runtime as production runs it, a fresh
 //!   `Store` and instance from the adapter's `InstancePre`, then the call;
-//! - **instantiate**: the fresh instance alone, with no call.
+//! - **instantiate**: the fresh instance alone, with no call;
+//! - **reused**: as sandboxed, with the operator's opt-in
+//!   `[runtime] reuse = "per-user"`: every iteration is the same user's, so
+//!   after the first each runs in the user's kept instance (up to the
+//!   policy's `max_calls`, then a fresh one).
 //!
 //! Key-value storage is an in-memory map on both sides, so the difference is
 //! the sandbox's cost, not SQLite's.
@@ -12,7 +16,7 @@
 //! A second group runs the same create, and the fresh instance alone, on
 //! testCRM's TypeScript and Python rewrites (`examples/`, built by `cargo
 //! xtask build --examples`), so each language's per-call cost reads against
-//! the same native floor.
+//! the same native floor, with and without reuse.
 //!
 //! `cargo bench -p switchboard-tests --bench dispatch`
 
@@ -26,8 +30,8 @@ use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use switchboard::config::SandboxConfig;
 use switchboard::kv::{AdapterKv, KvWrites};
-use switchboard::runtime::Runtime;
 use switchboard::runtime::cache::ArtifactCache;
+use switchboard::runtime::{OperatorSettings, Reuse, ReuseBounds, Runtime};
 use switchboard_adapter as guest;
 use switchboard_tests::{artifacts, examples};
 
@@ -187,7 +191,20 @@ fn dispatch(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| async { adapter.instantiate().await.unwrap() });
     });
+    let bytes = std::fs::read(artifacts::TESTCRM).unwrap();
+    let (reusing, _) = rt
+        .block_on(runtime.load(bytes, "bench", reuse_per_user()))
+        .unwrap();
+    sandboxed_create(&mut group, "reused", &rt, &reusing, &kv, &mut n);
     group.finish();
+}
+
+/// The operator's opt-in to per-user reuse, with its default bounds.
+fn reuse_per_user() -> OperatorSettings {
+    OperatorSettings {
+        reuse: Reuse::PerUser(ReuseBounds::default()),
+        ..OperatorSettings::default()
+    }
 }
 
 /// `create-call-log` of a new session each iteration, through the runtime
@@ -241,7 +258,7 @@ fn guest_languages(c: &mut Criterion) {
         let bytes = std::fs::read(&component).unwrap();
         let sha = hex::encode(Sha256::digest(&bytes));
         let (adapter, _) = rt
-            .block_on(runtime.load(bytes, &sha, Default::default()))
+            .block_on(runtime.load(bytes.clone(), &sha, Default::default()))
             .unwrap();
         let name = format!("{language} sandboxed");
         sandboxed_create(&mut group, &name, &rt, &adapter, &kv, &mut n);
@@ -249,6 +266,11 @@ fn guest_languages(c: &mut Criterion) {
             b.to_async(&rt)
                 .iter(|| async { adapter.instantiate().await.unwrap() });
         });
+        let (reusing, _) = rt
+            .block_on(runtime.load(bytes, &sha, reuse_per_user()))
+            .unwrap();
+        let name = format!("{language} reused");
+        sandboxed_create(&mut group, &name, &rt, &reusing, &kv, &mut n);
     }
     group.finish();
 }
@@ -273,13 +295,16 @@ fn report_medians() {
         Some(estimates["median"]["point_estimate"].as_f64()? / 1000.0)
     };
     let median = |bench: &str| median_in(GROUP, bench);
-    let (Some(native), Some(sandboxed), Some(instantiate)) =
-        (median("native"), median("sandboxed"), median("instantiate"))
-    else {
+    let (Some(native), Some(sandboxed), Some(instantiate), Some(reused)) = (
+        median("native"),
+        median("sandboxed"),
+        median("instantiate"),
+        median("reused"),
+    ) else {
         return; // not measured (`--list`, `--test`)
     };
     eprintln!(
-        "medians: (a) native {native:.2} µs, (b) sandboxed {sandboxed:.2} µs, (c) instantiate {instantiate:.2} µs"
+        "medians: (a) native {native:.2} µs, (b) sandboxed {sandboxed:.2} µs, (c) instantiate {instantiate:.2} µs, (d) reused {reused:.2} µs"
     );
     eprintln!(
         "sandbox overhead (b - a): {:.2} µs; ratio b/a: {:.1}",
@@ -287,15 +312,17 @@ fn report_medians() {
         sandboxed / native
     );
     for language in ["typescript", "python"] {
-        let (Some(call), Some(fresh)) = (
-            median_in(GUEST_GROUP, &format!("{language} sandboxed")),
-            median_in(GUEST_GROUP, &format!("{language} instantiate")),
-        ) else {
+        let guest = |bench: &str| median_in(GUEST_GROUP, &format!("{language} {bench}"));
+        let (Some(call), Some(fresh), Some(reused)) =
+            (guest("sandboxed"), guest("instantiate"), guest("reused"))
+        else {
             continue;
         };
         eprintln!(
-            "{language}: sandboxed {call:.2} µs (overhead over native {:.3} ms), instantiate {fresh:.2} µs",
-            (call - native) / 1000.0
+            "{language}: sandboxed {call:.2} µs (overhead over native {:.3} ms), instantiate {fresh:.2} µs, \
+             reused {reused:.2} µs (overhead over native {:.3} ms)",
+            (call - native) / 1000.0,
+            (reused - native) / 1000.0
         );
     }
 }

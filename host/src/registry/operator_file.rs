@@ -21,6 +21,12 @@
 //! [config_env]
 //! region_token = "ACME_REGION_TOKEN"
 //!
+//! [runtime]
+//! reuse = "per-user"          # default "never": a fresh instance per call
+//! reuse_max_calls = 1000      # calls one kept instance serves
+//! reuse_max_age = "60s"       # time from its creation until it is dropped
+//! reuse_max_idle = 16         # instances kept between calls, all users
+//!
 //! [oauth]                     # the host's OAuth app; never given to the adapter
 //! client_id = "abc123"        # or client_id_env = "PIPEDRIVE_CLIENT_ID"
 //! client_secret_env = "PIPEDRIVE_CLIENT_SECRET"   # or client_secret_file = "/run/secrets/pd"
@@ -28,7 +34,7 @@
 //! client_auth = "client_secret_post"  # default "client_secret_basic" (HTTP Basic)
 //! ```
 
-use crate::runtime::{EgressOverrides, LimitOverrides, OperatorSettings};
+use crate::runtime::{EgressOverrides, LimitOverrides, OperatorSettings, Reuse, ReuseBounds};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -63,6 +69,9 @@ pub enum OperatorFileError {
         /// Why it could not be read.
         source: std::io::Error,
     },
+    /// A `reuse_*` bound is set while instances are not reused.
+    #[error("runtime.{0} applies only with reuse = \"per-user\"")]
+    ReuseOff(&'static str),
     /// A config key is in both `[config]` and `[config_env]`.
     #[error("{0} is set in both [config] and [config_env]")]
     Duplicate(String),
@@ -114,6 +123,8 @@ struct OperatorFile {
     #[serde(default)]
     egress: Egress,
     #[serde(default)]
+    runtime: Runtime,
+    #[serde(default)]
     config: BTreeMap<String, String>,
     #[serde(default)]
     config_env: BTreeMap<String, String>,
@@ -160,6 +171,49 @@ struct Egress {
     #[serde(default)]
     allow_hosts: Vec<String>,
     only_hosts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Runtime {
+    #[serde(default)]
+    reuse: ReuseName,
+    reuse_max_calls: Option<u32>,
+    #[serde(default, with = "humantime_serde")]
+    reuse_max_age: Option<Duration>,
+    reuse_max_idle: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum ReuseName {
+    #[default]
+    Never,
+    PerUser,
+}
+
+impl Runtime {
+    fn reuse(self) -> Result<Reuse, OperatorFileError> {
+        let defaults = ReuseBounds::default();
+        match self.reuse {
+            ReuseName::PerUser => Ok(Reuse::PerUser(ReuseBounds {
+                max_calls: self.reuse_max_calls.unwrap_or(defaults.max_calls),
+                max_age: self.reuse_max_age.unwrap_or(defaults.max_age),
+                max_idle: self.reuse_max_idle.unwrap_or(defaults.max_idle),
+            })),
+            ReuseName::Never => {
+                let set = [
+                    ("reuse_max_calls", self.reuse_max_calls.is_some()),
+                    ("reuse_max_age", self.reuse_max_age.is_some()),
+                    ("reuse_max_idle", self.reuse_max_idle.is_some()),
+                ];
+                match set.into_iter().find(|(_, set)| *set) {
+                    Some((key, _)) => Err(OperatorFileError::ReuseOff(key)),
+                    None => Ok(Reuse::Never),
+                }
+            }
+        }
+    }
 }
 
 /// Parse operator-file text; `env` resolves `[config_env]` and `[oauth]`
@@ -230,6 +284,7 @@ pub(super) fn parse(
             allow_hosts: file.egress.allow_hosts,
             only_hosts: file.egress.only_hosts,
         },
+        reuse: file.runtime.reuse()?,
     };
     Ok(AdapterSettings { runtime, oauth })
 }
@@ -367,6 +422,30 @@ mod tests {
             !format!("{settings:?}").contains("s3cret"),
             "Debug must not show values"
         );
+    }
+
+    #[test]
+    fn instances_are_reused_only_when_asked() {
+        let reuse = |text: &str| parse(text, env, Path::new(".")).map(|s| s.runtime.reuse);
+        assert_eq!(reuse("").expect("parses"), Reuse::Never);
+        assert_eq!(
+            reuse("[runtime]\nreuse = \"per-user\"\n").expect("parses"),
+            Reuse::PerUser(ReuseBounds::default())
+        );
+        let bounded = "[runtime]\nreuse = \"per-user\"\nreuse_max_calls = 5\n\
+                       reuse_max_age = \"2s\"\nreuse_max_idle = 3\n";
+        assert_eq!(
+            reuse(bounded).expect("parses"),
+            Reuse::PerUser(ReuseBounds {
+                max_calls: 5,
+                max_age: Duration::from_secs(2),
+                max_idle: 3,
+            })
+        );
+        let err = reuse("[runtime]\nreuse_max_calls = 5\n").expect_err("reuse is off");
+        assert!(err.to_string().contains("reuse_max_calls"), "{err}");
+        let err = reuse("[runtime]\nreuse = \"always\"\n").expect_err("unknown policy");
+        assert!(err.to_string().contains("per-user"), "{err}");
     }
 
     #[test]

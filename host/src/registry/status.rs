@@ -49,6 +49,10 @@ pub struct AdapterStatus {
     pub calls: u64,
     /// Failed calls to the serving version.
     pub errors: u64,
+    /// Instances of the serving version kept between calls for their
+    /// user's next one (`[runtime] reuse = "per-user"`; otherwise 0).
+    #[serde(default)]
+    pub kept_instances: u64,
 }
 
 /// The status of the file at `path`.
@@ -76,6 +80,7 @@ pub(super) fn of(path: &Path, state: &FileState) -> AdapterStatus {
         last_error: state.last_error.clone(),
         calls: serving.map_or(0, |a| a.adapter.stats().calls.load(Ordering::Relaxed)),
         errors: serving.map_or(0, |a| a.adapter.stats().errors.load(Ordering::Relaxed)),
+        kept_instances: serving.map_or(0, |a| a.adapter.kept_instances() as u64),
     }
 }
 

@@ -13,6 +13,7 @@ use super::bindings::{
 };
 use super::compat::call_v0_1;
 use super::limits::InstanceNeeds;
+use super::reuse::{ForUser, UserKey};
 use super::sandbox::{CallStats, Sandbox};
 use super::world::{Exports, WitVersion};
 use crate::kv::KvWrites;
@@ -50,7 +51,7 @@ macro_rules! operations {
                 $(#[$doc])*
                 pub async fn $method(&self, request: $request) -> Result<$answer, CallError> {
                     let (answer, writes) = self
-                        .call(Operation::$operation, async |guest, store| match guest {
+                        .call(Operation::$operation, request.user(), async |guest, store| match guest {
                             Exports::Current(guest) => guest.$export(store, &request).await,
                             Exports::V0_1(guest) => {
                                 call_v0_1(&request, async |old| guest.$export(&mut *store, old).await).await
@@ -65,7 +66,7 @@ macro_rules! operations {
                 $(#[$doc2])*
                 pub async fn $method2(&self, request: $request2) -> Result<$answer2, CallError> {
                     let (answer, writes) = self
-                        .call(Operation::$operation2, async |guest, store| match guest {
+                        .call(Operation::$operation2, request.user(), async |guest, store| match guest {
                             Exports::Current(guest) => guest.$export2(store, &request).await,
                             // Not offered: `implements` never lists it.
                             Exports::V0_1(_) => Ok(Err(unsupported(Operation::$operation2))),
@@ -110,6 +111,7 @@ impl Adapter {
     async fn call<R: super::output::Output>(
         &self,
         operation: Operation,
+        user: Option<UserKey>,
         export: impl AsyncFnOnce(
             Exports<'_>,
             &mut wasmtime::Store<super::host::HostState>,
@@ -118,7 +120,7 @@ impl Adapter {
         if !self.implements(operation) {
             return Err(CallError::Adapter(unsupported(operation)));
         }
-        self.sandbox.call(wit_name(operation), export).await
+        self.sandbox.call(wit_name(operation), user, export).await
     }
 
     /// Create the CRM record for a call. The call's `kv` writes come back
@@ -128,15 +130,19 @@ impl Adapter {
         &self,
         request: CreateCallLogRequest,
     ) -> Result<(CallLogCreated, KvWrites), CallError> {
-        self.call(Operation::CreateCallLog, async |guest, store| match guest {
-            Exports::Current(guest) => guest.call_create_call_log(store, &request).await,
-            Exports::V0_1(guest) => {
-                call_v0_1(&request, async |old| {
-                    guest.call_create_call_log(&mut *store, old).await
-                })
-                .await
-            }
-        })
+        self.call(
+            Operation::CreateCallLog,
+            request.user(),
+            async |guest, store| match guest {
+                Exports::Current(guest) => guest.call_create_call_log(store, &request).await,
+                Exports::V0_1(guest) => {
+                    call_v0_1(&request, async |old| {
+                        guest.call_create_call_log(&mut *store, old).await
+                    })
+                    .await
+                }
+            },
+        )
         .await
     }
 
@@ -149,6 +155,7 @@ impl Adapter {
     ) -> Result<(MessageLogCreated, KvWrites), CallError> {
         self.call(
             Operation::CreateMessageLog,
+            request.user(),
             async |guest, store| match guest {
                 Exports::Current(guest) => guest.call_create_message_log(store, &request).await,
                 Exports::V0_1(guest) => {
@@ -170,6 +177,7 @@ impl Adapter {
     ) -> Result<KvWrites, CallError> {
         self.call(
             Operation::UpdateMessageLog,
+            request.user(),
             async |guest, store| match guest {
                 Exports::Current(guest) => guest.call_update_message_log(store, &request).await,
                 Exports::V0_1(guest) => {
@@ -209,11 +217,17 @@ impl Adapter {
         &self.sandbox.stats
     }
 
+    /// Instances kept between calls for their user's next one (0 unless the
+    /// operator opted in to reuse).
+    pub fn kept_instances(&self) -> usize {
+        self.sandbox.kept_instances()
+    }
+
     /// Make an instance and call nothing: the fixed cost every call pays
     /// before the adapter runs (the dispatch benchmark measures it).
     pub async fn instantiate(&self) -> Result<(), CallError> {
         self.sandbox
-            .call("instantiate", async |_guest, _store| Ok(Ok(())))
+            .call("instantiate", None, async |_guest, _store| Ok(Ok(())))
             .await
             .map(|((), _writes)| ())
     }

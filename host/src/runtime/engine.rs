@@ -13,7 +13,7 @@ use super::limits::{
     TABLES_PER_INSTANCE,
 };
 use super::sandbox::Sandbox;
-use super::settings::{LimitOverrides, OperatorSettings};
+use super::settings::{LimitOverrides, OperatorSettings, Reuse};
 use super::world::{Exports, WorldPre};
 use super::{LoadError, manifest};
 use crate::config::SandboxConfig;
@@ -136,8 +136,8 @@ impl Runtime {
         // Read the manifest in a sandbox with no network and no config.
         let probe_limits = Limits::resolve(&self.config, &LimitOverrides::default())?;
         let probe = self.env("(loading)", "", BTreeMap::new(), Vec::new(), &probe_limits);
-        let manifest = Sandbox::new(pre.clone(), probe, probe_limits)
-            .call("manifest", async |guest, store| {
+        let manifest = Sandbox::new(pre.clone(), probe, probe_limits, Reuse::Never)
+            .call("manifest", None, async |guest, store| {
                 Ok(Ok::<_, AdapterError>(match guest {
                     Exports::Current(guest) => guest.call_manifest(store).await?,
                     Exports::V0_1(guest) => compat::manifest(guest.call_manifest(store).await?),
@@ -150,6 +150,9 @@ impl Runtime {
         let declared = manifest::validate(&manifest)?;
         let allowed = settings.egress.apply(declared)?;
         let limits = Limits::resolve(&self.config, &settings.limits)?;
+        if let Reuse::PerUser(bounds) = &settings.reuse {
+            bounds.check()?;
+        }
         let env = self.env(
             &manifest.platform,
             &manifest.version,
@@ -159,7 +162,7 @@ impl Runtime {
         );
         Ok((
             Adapter {
-                sandbox: Sandbox::new(pre, env, limits),
+                sandbox: Sandbox::new(pre, env, limits, settings.reuse),
                 manifest,
                 wit_version,
                 needs,

@@ -38,6 +38,11 @@ impl GuestOutput {
         captured.dropped += bytes.len() - kept;
     }
 
+    /// Forget what was written (a reused instance's next call).
+    pub(super) fn clear(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Captured::default();
+    }
+
     /// The captured text (invalid UTF-8 replaced), with how much was
     /// dropped; `None` when the guest wrote nothing.
     pub(super) fn text(&self) -> Option<String> {

@@ -113,6 +113,11 @@ pub(super) struct HostState {
     pub(super) writes: KvWrites,
     /// What the adapter wrote to stdout and stderr.
     pub(super) output: GuestOutput,
+    /// When the instance was made.
+    pub(super) made: Instant,
+    /// Calls the instance has begun (more than one only when it is reused:
+    /// see `reuse`).
+    pub(super) calls: u32,
     env: Arc<AdapterEnv>,
 }
 
@@ -142,8 +147,21 @@ impl HostState {
             cpu: CpuMeter::new(cpu_budget),
             writes: KvWrites::new(env.platform.clone()),
             output,
+            made: Instant::now(),
+            calls: 0,
             env,
         }
+    }
+
+    /// Start a call: its own CPU budget, egress count, memory verdict,
+    /// output and kv writes, whatever an earlier call in this instance used.
+    pub(super) fn begin_call(&mut self) {
+        self.calls += 1;
+        self.cpu = CpuMeter::new(self.cpu.budget);
+        self.hooks = EgressHooks::new(self.env.egress.clone());
+        self.limiter.refused = false;
+        self.output.clear();
+        self.writes = KvWrites::new(self.env.platform.clone());
     }
 }
 

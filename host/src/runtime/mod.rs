@@ -19,6 +19,7 @@
 //! - `limits`: the server's limits and an adapter's overrides, checked;
 //! - `manifest`: what a manifest must say before it serves;
 //! - `sandbox`: one call in a fresh instance, within its limits;
+//! - `reuse`: instances kept for a user's next call, when the operator opts in;
 //! - `adapter`: the typed operations of a loaded adapter;
 //! - `world`: the contract versions served side by side, and `compat`, which
 //!   calls components of an older one;
@@ -38,6 +39,7 @@ mod host;
 mod limits;
 mod manifest;
 pub mod output;
+mod reuse;
 mod sandbox;
 mod settings;
 mod world;
@@ -57,7 +59,9 @@ pub use host::{MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 pub use limits::{InstanceNeeds, LimitError, check as check_limits};
 pub use manifest::ManifestError;
 pub use sandbox::{ADAPTER_OUTPUT_TARGET, CallStats};
-pub use settings::{EgressOverrides, LimitOverrides, OperatorSettings, SettingsError};
+pub use settings::{
+    EgressOverrides, LimitOverrides, OperatorSettings, Reuse, ReuseBounds, SettingsError,
+};
 pub use world::{SERVED_WIT_VERSIONS, WitVersion};
 
 use std::time::Duration;

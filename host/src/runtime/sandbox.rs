@@ -1,5 +1,6 @@
 //! One adapter call: a fresh `Store` and instance from the adapter's
-//! `InstancePre`, run within the call's CPU, wall-clock and memory limits,
+//! `InstancePre` (or, when the operator opted in, the user's kept instance:
+//! see `reuse`), run within the call's CPU, wall-clock and memory limits,
 //! and its outcome classified as a [`CallError`] when it fails.
 
 use super::CallError;
@@ -8,7 +9,9 @@ use super::guest_output::GuestOutput;
 use super::host::{AdapterEnv, HostState};
 use super::limits::Limits;
 use super::output::Output;
-use super::world::{Exports, WorldPre};
+use super::reuse::{KeptInstances, UserKey};
+use super::settings::Reuse;
+use super::world::{Exports, WorldInstance, WorldPre};
 use crate::kv::KvWrites;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,19 +45,26 @@ pub(super) struct Sandbox {
     limits: Limits,
     /// Bounds calls in progress when the operator set `max_concurrent_calls`.
     slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// Instances kept between calls, when the operator opted in.
+    kept: Option<Arc<KeptInstances>>,
     pub(super) stats: CallStats,
 }
 
 impl Sandbox {
-    pub(super) fn new(pre: WorldPre, env: Arc<AdapterEnv>, limits: Limits) -> Self {
+    pub(super) fn new(pre: WorldPre, env: Arc<AdapterEnv>, limits: Limits, reuse: Reuse) -> Self {
         let slots = limits
             .max_concurrent_calls
             .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));
+        let kept = match reuse {
+            Reuse::Never => None,
+            Reuse::PerUser(bounds) => Some(KeptInstances::new(bounds)),
+        };
         Self {
             pre,
             env,
             limits,
             slots,
+            kept,
             stats: CallStats::default(),
         }
     }
@@ -63,7 +73,6 @@ impl Sandbox {
         let state = HostState::new(self.env.clone(), self.limits.memory_bytes, self.limits.cpu);
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(1);
         store.call_hook(|mut ctx, hook| {
             let cpu = &mut ctx.data_mut().cpu;
             match hook {
@@ -81,23 +90,30 @@ impl Sandbox {
         store
     }
 
-    /// Run one export in a fresh instance, within the call's limits. On
-    /// success, the call's uncommitted `kv` writes come back with the answer
-    /// for the caller to commit; a failed call's writes are committed here.
+    /// Run one export for `user` in a fresh instance (or the user's kept
+    /// one), within the call's limits. On success, the call's uncommitted
+    /// `kv` writes come back with the answer for the caller to commit; a
+    /// failed call's writes are committed here.
     pub(super) async fn call<R: Output>(
         &self,
         operation: &'static str,
+        user: Option<UserKey>,
         export: impl AsyncFnOnce(
             Exports<'_>,
             &mut Store<HostState>,
         ) -> wasmtime::Result<Result<R, AdapterError>>,
     ) -> Result<(R, KvWrites), CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.call_within_limits(operation, export).await;
+        let result = self.call_within_limits(operation, user, export).await;
         if result.is_err() {
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
         }
         result
+    }
+
+    /// Instances kept between calls.
+    pub(super) fn kept_instances(&self) -> usize {
+        self.kept.as_ref().map_or(0, |kept| kept.idle())
     }
 
     /// Commit writes of a call: a failure is the call's failure.
@@ -112,6 +128,7 @@ impl Sandbox {
     async fn call_within_limits<R: Output>(
         &self,
         operation: &'static str,
+        user: Option<UserKey>,
         export: impl AsyncFnOnce(
             Exports<'_>,
             &mut Store<HostState>,
@@ -126,20 +143,22 @@ impl Sandbox {
             ),
             None => None,
         };
-        let mut store = self.new_store();
+        let kept = match (&self.kept, &user) {
+            (Some(kept), Some(user)) => kept.take(user),
+            _ => None,
+        };
+        let (mut store, mut instance) = match kept {
+            Some(idle) => (idle.store, Some(idle.instance)),
+            None => (self.new_store(), None),
+        };
+        store.data_mut().begin_call();
+        store.set_epoch_deadline(1);
         let outcome = tokio::time::timeout(self.limits.wall, async {
-            match &self.pre {
-                WorldPre::Current(pre) => {
-                    let instance = pre.instantiate_async(&mut store).await?;
-                    let guest = instance.switchboard_adapter_adapter();
-                    export(Exports::Current(guest), &mut store).await
-                }
-                WorldPre::V0_1(pre) => {
-                    let instance = pre.instantiate_async(&mut store).await?;
-                    let guest = instance.switchboard_adapter0_1_0_adapter();
-                    export(Exports::V0_1(guest), &mut store).await
-                }
-            }
+            let instance = match &mut instance {
+                Some(instance) => instance,
+                None => instance.insert(self.pre.instantiate(&mut store).await?),
+            };
+            export(instance.exports(), &mut store).await
         })
         .await;
         let writes = store.data_mut().writes.take();
@@ -148,6 +167,7 @@ impl Sandbox {
             Ok(Ok(Ok(value))) => match value.oversize() {
                 None => {
                     self.log_output_of_success(operation, &state.output);
+                    self.keep(user, store, instance);
                     return Ok((value, writes));
                 }
                 Some(why) => CallError::OutputTooLarge(why),
@@ -186,6 +206,19 @@ impl Sandbox {
         })
     }
 
+    /// After a successful call, keep its instance for the user's next one,
+    /// when the operator opted in.
+    fn keep(
+        &self,
+        user: Option<UserKey>,
+        store: Store<HostState>,
+        instance: Option<WorldInstance>,
+    ) {
+        if let (Some(kept), Some(user), Some(instance)) = (&self.kept, user, instance) {
+            kept.keep(user, store, instance);
+        }
+    }
+
     /// A successful call's stdout and stderr, when the operator asked for
     /// them ([`ADAPTER_OUTPUT_TARGET`] at `debug`); nothing is read otherwise.
     fn log_output_of_success(&self, operation: &'static str, output: &GuestOutput) {
@@ -201,6 +234,10 @@ impl Sandbox {
         if error.is::<CpuExhausted>() {
             CallError::CpuTimeout(self.limits.cpu)
         } else if error.is::<wasmtime::PoolConcurrencyLimitError>() {
+            // Idle kept instances hold pool slots: give them back.
+            if let Some(kept) = &self.kept {
+                kept.clear();
+            }
             CallError::Busy
         } else if state.limiter.refused {
             CallError::MemoryLimit(self.limits.memory_bytes / (1024 * 1024))

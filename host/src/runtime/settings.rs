@@ -17,6 +17,8 @@ pub struct OperatorSettings {
     pub limits: LimitOverrides,
     /// Changes to the hosts the manifest allows.
     pub egress: EgressOverrides,
+    /// Whether an instance may serve more than one call.
+    pub reuse: Reuse,
 }
 
 impl PartialEq for OperatorSettings {
@@ -24,6 +26,7 @@ impl PartialEq for OperatorSettings {
     fn eq(&self, other: &Self) -> bool {
         self.limits == other.limits
             && self.egress == other.egress
+            && self.reuse == other.reuse
             && self.config.len() == other.config.len()
             && self
                 .config
@@ -48,6 +51,54 @@ pub struct LimitOverrides {
     pub max_concurrent_calls: Option<u32>,
     /// Outbound HTTP requests one call may make.
     pub max_requests: Option<u32>,
+}
+
+/// Whether an adapter's instances serve one call each (the default) or are
+/// kept for more calls of the same user (`[runtime] reuse = "per-user"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Reuse {
+    /// A fresh instance for every call.
+    #[default]
+    Never,
+    /// An instance is kept after a successful call for the next call of the
+    /// same user, within these bounds (see `runtime::reuse`).
+    PerUser(ReuseBounds),
+}
+
+/// How long a kept instance lives, and how many are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReuseBounds {
+    /// Calls one instance serves before it is dropped.
+    pub max_calls: u32,
+    /// Time from an instance's creation until it is dropped.
+    pub max_age: Duration,
+    /// Instances kept between calls, over all users of the adapter.
+    pub max_idle: u32,
+}
+
+impl Default for ReuseBounds {
+    fn default() -> Self {
+        Self {
+            max_calls: 1000,
+            max_age: Duration::from_secs(60),
+            max_idle: 16,
+        }
+    }
+}
+
+impl ReuseBounds {
+    /// Check the bounds: each must be above zero.
+    pub(super) fn check(&self) -> Result<(), SettingsError> {
+        let zeros = [
+            ("runtime.reuse_max_calls", self.max_calls == 0),
+            ("runtime.reuse_max_age", self.max_age.is_zero()),
+            ("runtime.reuse_max_idle", self.max_idle == 0),
+        ];
+        match zeros.into_iter().find(|(_, zero)| *zero) {
+            Some((key, _)) => Err(SettingsError::ReuseBound(key)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The operator's changes to the manifest's `allowed-hosts`.
@@ -78,6 +129,9 @@ pub enum SettingsError {
     /// `limits.max_requests` is zero.
     #[error("limits.max_requests must be at least 1")]
     MaxRequests,
+    /// A `[runtime]` reuse bound is zero.
+    #[error("{0} must be greater than 0")]
+    ReuseBound(&'static str),
     /// An egress entry is not a host pattern.
     #[error(transparent)]
     Host(#[from] InvalidHost),

@@ -10,8 +10,8 @@
 use super::LoadError;
 use super::bindings::{self, Operation, v0_1};
 use super::host::HostState;
-use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store};
 
 /// Every contract version this host serves, newest first.
 pub const SERVED_WIT_VERSIONS: &[&str] = &[crate::WIT_VERSION, "0.1.0"];
@@ -73,6 +73,22 @@ pub(super) enum WorldPre {
     V0_1(v0_1::AdapterWorldPre<HostState>),
 }
 
+/// One instance of a component, in its version's bindings.
+pub(super) enum WorldInstance {
+    Current(bindings::AdapterWorld),
+    V0_1(v0_1::AdapterWorld),
+}
+
+impl WorldInstance {
+    /// The instance's `adapter` exports.
+    pub(super) fn exports(&self) -> Exports<'_> {
+        match self {
+            Self::Current(instance) => Exports::Current(instance.switchboard_adapter_adapter()),
+            Self::V0_1(instance) => Exports::V0_1(instance.switchboard_adapter0_1_0_adapter()),
+        }
+    }
+}
+
 /// The `adapter` exports of one instance, in the component's version.
 #[derive(Clone, Copy)]
 pub(super) enum Exports<'a> {
@@ -97,6 +113,17 @@ impl WorldPre {
             WitVersion::V0_1 => v0_1::AdapterWorldPre::new(pre).map(Self::V0_1),
         };
         Ok((world.map_err(LoadError::World)?, version))
+    }
+
+    /// Make an instance in `store`.
+    pub(super) async fn instantiate(
+        &self,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<WorldInstance> {
+        Ok(match self {
+            Self::Current(pre) => WorldInstance::Current(pre.instantiate_async(store).await?),
+            Self::V0_1(pre) => WorldInstance::V0_1(pre.instantiate_async(store).await?),
+        })
     }
 
     pub(super) fn engine(&self) -> &Engine {

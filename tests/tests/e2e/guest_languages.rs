@@ -7,9 +7,14 @@ use serde_json::{Value, json};
 use switchboard_tests::{Dirs, TestServer, artifacts, create_body, examples};
 
 /// Every reply of the scenario, and what the adapter stored, with its
-/// platform name replaced by `<crm>`.
-async fn transcript(component: &str, platform: &str) -> Value {
+/// platform name replaced by `<crm>`; `operator` is the component's
+/// operator file, when it has one.
+async fn transcript(component: &str, platform: &str, operator: Option<&str>) -> Value {
     let dirs = Dirs::with_adapters(&[component]);
+    if let Some(operator) = operator {
+        let stem = std::path::Path::new(component).file_stem().unwrap();
+        dirs.overwrite(&format!("{}.toml", stem.display()), operator.as_bytes());
+    }
     let cache = examples::shared_cache();
     let server = TestServer::start(&dirs, &["--cache-dir", &cache]).await;
     let mut replies = Vec::new();
@@ -144,7 +149,7 @@ async fn transcript(component: &str, platform: &str) -> Value {
 /// checked first: a comparison with a transcript of failures proves
 /// nothing.
 async fn reference() -> Value {
-    let rust = transcript(artifacts::TESTCRM, "testCRM").await;
+    let rust = transcript(artifacts::TESTCRM, "testCRM", None).await;
     let replies = rust["replies"].as_array().unwrap();
     assert_eq!(
         replies[0]["errorCode"], "CRM_UNAUTHORIZED",
@@ -226,21 +231,28 @@ fn first_difference(path: &str, expected: &Value, actual: &Value) -> Option<Stri
     }
 }
 
+/// The adapter's transcript, fresh instance for each call and then with its
+/// users' instances kept between calls, is testCRM's.
 async fn answers_like_testcrm(component: &str, platform: &str) {
     let expected = reference().await;
-    let actual = transcript(component, platform).await;
-    if let Some(difference) = first_difference("", &expected, &actual) {
-        panic!("{platform} differs from testCRM at {difference}");
+    for (how, operator) in [
+        ("a fresh instance per call", None),
+        ("per-user reuse", Some("[runtime]\nreuse = \"per-user\"\n")),
+    ] {
+        let actual = transcript(component, platform, operator).await;
+        if let Some(difference) = first_difference("", &expected, &actual) {
+            panic!("{platform} with {how} differs from testCRM at {difference}");
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_typescript_testcrm_answers_exactly_like_testcrm() {
+async fn the_typescript_testcrm_answers_exactly_like_testcrm_with_and_without_reuse() {
     answers_like_testcrm(&examples::jstestcrm(), "jsTestCRM").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_python_testcrm_answers_exactly_like_testcrm() {
+async fn the_python_testcrm_answers_exactly_like_testcrm_with_and_without_reuse() {
     answers_like_testcrm(&examples::pytestcrm(), "pyTestCRM").await;
 }
 

@@ -18,6 +18,7 @@ mod persistence;
 mod pipedrive;
 mod reload;
 mod replicas;
+mod reuse;
 mod sandbox;
 mod shutdown;
 mod stores;

@@ -1,1 +1,0 @@
-error: plugins directory p1 does not exist (build the adapters with `cargo xtask build`)
