@@ -67,10 +67,13 @@ async fn main() -> ExitCode {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(switchboard::log_filter::log_filter(default_level))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = switchboard::log_filter::log_filter(default_level);
+    tracing::subscriber::set_global_default(switchboard::log_filter::subscriber(
+        filter,
+        std::io::stderr,
+        true,
+    ))
+    .expect("the first and only log subscriber");
     let result = match cli.command {
         Command::Serve(config) => serve(*config).await,
         Command::Check { file, sandbox } => switchboard::cli::check(&file, &sandbox)

@@ -15,13 +15,23 @@ use super::world::{Exports, WorldInstance, WorldPre};
 use crate::kv::KvWrites;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tracing::Instrument;
 use wasmtime::{CallHook, Store, UpdateDeadline};
 
 /// The log target of what a successful call wrote to stdout and stderr, at
 /// `debug`: off by default, on with
-/// `RUST_LOG=info,switchboard::adapter_output=debug`. A failed call's output
-/// is logged at `warn` whatever this target's level.
+/// `RUST_LOG=info,switchboard::adapter_output=debug`, or for one adapter
+/// with `RUST_LOG='info,[adapter{platform=hubspot}]=debug'`, which is that
+/// adapter's log level: each call runs in a span `adapter` with its
+/// platform. A failed call's output is logged at `warn` whatever the level.
 pub const ADAPTER_OUTPUT_TARGET: &str = "switchboard::adapter_output";
+
+/// The span every adapter call runs in: every line the call logs is inside
+/// it, so a filter can set one adapter's level, as
+/// `RUST_LOG='info,[adapter{platform=hubspot}]=debug'` does.
+fn call_span(platform: &str) -> tracing::Span {
+    tracing::info_span!("adapter", platform = %platform)
+}
 
 /// Raised from the epoch callback when a call's CPU budget is gone.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +114,10 @@ impl Sandbox {
         ) -> wasmtime::Result<Result<R, AdapterError>>,
     ) -> Result<(R, KvWrites), CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.call_within_limits(operation, user, export).await;
+        let result = self
+            .call_within_limits(operation, user, export)
+            .instrument(call_span(&self.env.platform))
+            .await;
         if result.is_err() {
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -246,5 +259,38 @@ impl Sandbox {
         } else {
             CallError::Trapped(error.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    /// Counts the events that pass the filter.
+    struct Count(Arc<AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+        fn on_event(&self, _event: &tracing::Event<'_>, _cx: Context<'_, S>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_filter_can_set_one_adapters_level() {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new(
+                "info,[adapter{platform=hubspot}]=debug",
+            ))
+            .with(Count(seen.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            for platform in ["hubspot", "pipedrive"] {
+                let _call = call_span(platform).entered();
+                tracing::debug!(target: ADAPTER_OUTPUT_TARGET, "the call's stdout and stderr");
+            }
+        });
+        assert_eq!(seen.load(Ordering::Relaxed), 1, "hubspot's line alone");
     }
 }

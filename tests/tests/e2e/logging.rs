@@ -12,11 +12,9 @@ fn captured() -> Arc<Mutex<Vec<u8>>> {
         let sink = logs.clone();
         // The server's own filter at its most verbose: what an operator
         // running with `RUST_LOG=trace` would see.
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(switchboard::log_filter::log_filter("trace"))
-            .with_ansi(false)
-            .with_writer(move || Writer(sink.clone()))
-            .finish();
+        let filter = switchboard::log_filter::log_filter("trace");
+        let subscriber =
+            switchboard::log_filter::subscriber(filter, move || Writer(sink.clone()), false);
         tracing::subscriber::set_global_default(subscriber).unwrap();
         logs
     })
@@ -262,4 +260,7 @@ async fn a_successful_calls_output_is_logged_only_at_debug_under_its_own_target(
     );
     assert!(line.contains("the call's stdout and stderr"), "{line}");
     assert!(line.contains("operation=\"create-call-log\""), "{line}");
+    // Inside the call's span, so `[adapter{platform=hostile}]=debug` is
+    // this adapter's log level.
+    assert!(line.contains("adapter{platform=hostile}"), "{line}");
 }
