@@ -161,7 +161,11 @@ macro_rules! reference_request {
     }};
 }
 
-fn dispatch(c: &mut Criterion) {
+/// A tokio runtime, the kv map and an adapter runtime over them with the
+/// server's default sandbox flags, and `cache` when given.
+fn bench_runtime(
+    cache: Option<ArtifactCache>,
+) -> (tokio::runtime::Runtime, Arc<MemoryKv>, Runtime) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -169,10 +173,15 @@ fn dispatch(c: &mut Criterion) {
     let config = Cli::try_parse_from(["bench"]).unwrap().sandbox;
     let kv = Arc::new(MemoryKv::default());
     let egress = config.egress_client().unwrap();
-    let runtime = Runtime::new(&config, kv.clone(), egress, None).unwrap();
+    let runtime = Runtime::new(&config, kv.clone(), egress, cache).unwrap();
+    (rt, kv, runtime)
+}
+
+fn dispatch(c: &mut Criterion) {
+    let (rt, kv, runtime) = bench_runtime(None);
     let bytes = std::fs::read(artifacts::TESTCRM).unwrap();
     let (adapter, _) = rt
-        .block_on(runtime.load(bytes, "bench", Default::default()))
+        .block_on(runtime.load(bytes.clone(), "bench", Default::default()))
         .unwrap();
 
     // Every iteration creates a new session's record, the production case
@@ -191,7 +200,6 @@ fn dispatch(c: &mut Criterion) {
         b.to_async(&rt)
             .iter(|| async { adapter.instantiate().await.unwrap() });
     });
-    let bytes = std::fs::read(artifacts::TESTCRM).unwrap();
     let (reusing, _) = rt
         .block_on(runtime.load(bytes, "bench", reuse_per_user()))
         .unwrap();
@@ -235,20 +243,8 @@ fn sandboxed_create(
 /// instance alone. Their artifacts come from the suite's shared cache, so
 /// a run compiles each (10 s or more) only once.
 fn guest_languages(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = Cli::try_parse_from(["bench"]).unwrap().sandbox;
-    let kv = Arc::new(MemoryKv::default());
     let cache = ArtifactCache::new(examples::shared_cache().into(), 4 << 30).unwrap();
-    let runtime = Runtime::new(
-        &config,
-        kv.clone(),
-        config.egress_client().unwrap(),
-        Some(cache),
-    )
-    .unwrap();
+    let (rt, kv, runtime) = bench_runtime(Some(cache));
     let mut group = c.benchmark_group(GUEST_GROUP);
     let mut n = 0u64;
     for (language, component) in [

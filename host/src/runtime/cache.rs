@@ -94,12 +94,22 @@ impl ArtifactCache {
         let compiled = engine.precompile_component(bytes)?;
         match self.store(&artifact, &digest, &compiled) {
             Ok(()) => {
-                self.evict();
                 // Served from the file just written, as a hit is: its code
                 // is then mapped from the file (page cache the kernel can
                 // reclaim), not a private copy held for the adapter's life.
-                if let Ok(Some(component)) = self.load(engine, &artifact, &digest) {
-                    return Ok((component, CacheOutcome::Compiled));
+                // Mapped before eviction, which may remove the file (a
+                // mapping outlives its name).
+                // SAFETY: the file is in the host's private cache directory
+                // and holds `precompile_component`'s output on this engine,
+                // written a moment ago.
+                #[allow(unsafe_code)]
+                let mapped = unsafe { Component::deserialize_file(engine, &artifact) };
+                self.evict();
+                match mapped {
+                    Ok(component) => return Ok((component, CacheOutcome::Compiled)),
+                    Err(error) => {
+                        tracing::warn!(artifact = %artifact.display(), error = %format!("{error:#}"), "cannot map the artifact just cached");
+                    }
                 }
             }
             Err(error) => {

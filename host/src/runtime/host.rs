@@ -115,8 +115,8 @@ pub(super) struct HostState {
     pub(super) output: GuestOutput,
     /// When the instance was made.
     pub(super) made: Instant,
-    /// Calls the instance has begun (more than one only when it is reused:
-    /// see `reuse`).
+    /// Calls the instance has begun, the one it is made for included (more
+    /// than one only when it is reused: see `reuse`).
     pub(super) calls: u32,
     env: Arc<AdapterEnv>,
 }
@@ -148,20 +148,20 @@ impl HostState {
             writes: KvWrites::new(env.platform.clone()),
             output,
             made: Instant::now(),
-            calls: 0,
+            calls: 1,
             env,
         }
     }
 
-    /// Start a call: its own CPU budget, egress count, memory verdict,
-    /// output and kv writes, whatever an earlier call in this instance used.
-    pub(super) fn begin_call(&mut self) {
+    /// Start another call in a kept instance (see `reuse`): its own CPU
+    /// budget, egress count, memory verdict and output, whatever the last
+    /// call used. (The last call's kv writes were taken when it ended.)
+    pub(super) fn begin_next_call(&mut self) {
         self.calls += 1;
         self.cpu = CpuMeter::new(self.cpu.budget);
         self.hooks = EgressHooks::new(self.env.egress.clone());
         self.limiter.refused = false;
         self.output.clear();
-        self.writes = KvWrites::new(self.env.platform.clone());
     }
 }
 

@@ -19,7 +19,7 @@
 //!   least recently used dropped first; each holds a slot of the instance
 //!   pool, so a call refused `ADAPTER_BUSY` drops the adapter's idle ones;
 //! - every call starts with its own CPU budget, egress count, output
-//!   capture and kv writes (`HostState::begin_call`); kv stays the only
+//!   capture and kv writes (`HostState::begin_next_call`); kv stays the only
 //!   state that outlives an instance.
 
 use super::bindings::{

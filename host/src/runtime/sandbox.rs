@@ -161,10 +161,12 @@ impl Sandbox {
             _ => None,
         };
         let (mut store, mut instance) = match kept {
-            Some(idle) => (idle.store, Some(idle.instance)),
+            Some(mut idle) => {
+                idle.store.data_mut().begin_next_call();
+                (idle.store, Some(idle.instance))
+            }
             None => (self.new_store(), None),
         };
-        store.data_mut().begin_call();
         store.set_epoch_deadline(1);
         let outcome = tokio::time::timeout(self.limits.wall, async {
             let instance = match &mut instance {
