@@ -2,8 +2,9 @@
 // switchboard-adapter build ENTRY [-o OUT.wasm] [--wit DIR]
 //   Bundles ENTRY (TypeScript or JavaScript, with its imports from npm)
 //   into one ES module with esbuild, then makes it a component of the
-//   `adapter-world` with componentize-js. The WIT is the one this SDK
-//   targets unless `--wit` names another.
+//   `adapter-world` with componentize-js, whose generated glue is trimmed
+//   first (./glue.js). The WIT is the one this SDK targets unless `--wit`
+//   names another.
 //
 // switchboard-adapter test [DIR]
 //   Runs the unit tests in DIR (default `test`), `*.test.ts` or
@@ -20,6 +21,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { trimGeneratedGlue } from "./glue.js";
 
 const WORLD = "adapter-world";
 const BUNDLED_WIT = fileURLToPath(new URL("../wit", import.meta.url));
@@ -61,6 +63,7 @@ async function main(argv) {
       external: ["switchboard:*", "wasi:*"],
       logLevel: "warning",
     });
+    await trimGeneratedGlue();
     const { component } = await componentize({
       sourcePath: bundle,
       witPath: wit,
