@@ -4,7 +4,9 @@
 //! - `http`: requests/s and latency of `POST`, `GET` (with and without
 //!   details) and `PATCH /callLog` with testCRM on SQLite, as a ratio to the
 //!   baseline; then `POST` and `GET` on PostgreSQL with one replica and with
-//!   two (when PostgreSQL's binaries are installed), against SQLite's.
+//!   two (when PostgreSQL's binaries are installed), against SQLite's; and
+//!   `POST` and `GET` again with metrics and JSON logs on, against the same
+//!   SQLite run.
 //! - `slow-crm`: concurrent Pipedrive creates against a CRM that answers
 //!   slowly: total time, peak RSS, threads.
 //! - `many-adapters`: cold and warm start-up with many adapters, RSS, and
@@ -24,6 +26,7 @@ mod guest_languages;
 mod http;
 mod load;
 mod many_adapters;
+mod observability;
 mod process;
 mod replicas;
 mod report;
@@ -121,6 +124,7 @@ async fn http_and_replicas(c: &Common, table: &mut report::Table) -> anyhow::Res
     let load = c.load();
     let baselines = http::baselines(load, table).await?;
     let sqlite = http::run(&c.server, load, baselines, table).await?;
+    observability::run(&c.server, load, baselines, sqlite, table).await?;
     replicas::run(&c.server, load, baselines, sqlite, table).await
 }
 

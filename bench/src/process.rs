@@ -16,7 +16,7 @@ pub(crate) struct Server {
 }
 
 /// A port that was free a moment ago.
-fn free_port() -> Result<SocketAddr> {
+pub(crate) fn free_port() -> Result<SocketAddr> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?)
 }

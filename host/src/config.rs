@@ -2,6 +2,7 @@
 //! `SWITCHBOARD_*` environment variables, validated before anything starts.
 
 use crate::egress::{EgressClient, EgressLimits, EgressOverride};
+use crate::log_filter::LogFormat;
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -29,6 +30,24 @@ pub struct Config {
     /// is the cheaper place for it.
     #[arg(long, env = "SWITCHBOARD_ACCESS_LOG")]
     pub access_log: bool,
+
+    /// How log lines are written: `text`, or `json` (one object per line,
+    /// with the fields of the spans each line is in).
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Export OpenTelemetry traces over OTLP/HTTP (protobuf) to this
+    /// collector, its base URL as in `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// (`http://otel-collector:4318`): spans go to `<URL>/v1/traces`. Unset:
+    /// no traces.
+    #[arg(long, env = "SWITCHBOARD_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Serve Prometheus metrics at `GET /metrics` on this address, a
+    /// listener of its own so it is never exposed with the API. Unset: no
+    /// metrics are kept.
+    #[arg(long, env = "SWITCHBOARD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// Directory of adapter components (`*.wasm`) and their operator files (`NAME.toml`).
     #[arg(
@@ -250,6 +269,11 @@ impl Config {
             && secret.expose_secret().len() < 32
         {
             return bad("--jwt-secret must be at least 32 bytes");
+        }
+        if let Some(endpoint) = &self.otlp_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return bad("--otlp-endpoint must be an http:// or https:// URL");
         }
         if let Some(token) = &self.admin_token
             && token.expose_secret().len() < 16

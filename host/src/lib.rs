@@ -25,6 +25,7 @@ pub mod runtime;
 pub mod scaffold;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 
 use anyhow::Context;
 use api::{AppState, HttpOptions};
@@ -71,10 +72,15 @@ pub async fn serve(
             lease: config.reservation_lease(),
             replica_id: replica_id.clone(),
         },
+        timed: config.metrics_listen.is_some(),
     };
     let store = store::open(options, Sealer::new(&secret_key))
         .await
         .context("opening the database")?;
+    let metrics = match config.metrics_listen {
+        Some(address) => Some(serve_metrics(address, store.clone()).await?),
+        None => None,
+    };
     let secret = auth::load_or_generate_secret(config.jwt_secret.as_ref(), &config.data_dir)?;
     let jwt = auth::JwtKeys::new(&secret, config.jwt_ttl, config.jwt_renew_within);
     let cache = ArtifactCache::new(
@@ -148,12 +154,32 @@ pub async fn serve(
         } => tracing::warn!(?grace, "grace period over; dropping unfinished requests"),
     }
     heartbeats.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     if let Err(e) = service.leave_fleet().await {
         tracing::warn!(error = %e, "leaving the fleet view");
     }
     registry.shutdown();
     store.close().await;
     Ok(())
+}
+
+/// Serve `GET /metrics` on `address`; the store's pool gauges are read at
+/// each scrape.
+async fn serve_metrics(
+    address: std::net::SocketAddr,
+    store: std::sync::Arc<dyn store::Database>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {address}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving metrics at /metrics");
+    let before_scrape = std::sync::Arc::new(move || {
+        let pool = store.pool();
+        telemetry::store_pool(pool.store, pool.open, pool.idle);
+    });
+    Ok(telemetry::exporter::serve(listener, before_scrape)?)
 }
 
 /// Report this replica to the fleet view every `every`, for as long as it

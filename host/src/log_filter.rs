@@ -10,11 +10,14 @@
 //! span a directive enables (`RUST_LOG='[adapter]=trace'` enables every
 //! event inside the span, whatever its target, so an `off` directive alone
 //! cannot hold). A layer of its own, [`NeverLogged`], refuses them.
+//!
+//! Lines are text or JSON ([`LogFormat`], `--log-format`).
 
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::{self, MakeWriter};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 /// Targets that are off at every level, in every span.
@@ -28,16 +31,53 @@ pub fn log_filter(default_level: &str) -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level))
 }
 
-/// Text lines to `writer`, as `filter` chooses, never from [`NEVER`].
-pub fn subscriber<W>(filter: EnvFilter, writer: W, ansi: bool) -> impl Subscriber + Send + Sync
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, the
+    /// event's fields (`message` among them) at the top level, and `spans`,
+    /// the fields of every span the event is in, outermost first
+    /// (`request{method, path, request_id}`, `adapter{platform, operation}`).
+    Json,
+}
+
+/// A line per event to `writer` in each of `formats` (the server uses one;
+/// the logging tests take every format at once), as `filter` chooses, never
+/// from [`NEVER`]; `ansi` colours text lines. With `traces`, spans are
+/// exported through it too, and each JSON line's request span carries its
+/// `trace_id`.
+pub fn subscriber<W>(
+    filter: EnvFilter,
+    writer: W,
+    formats: &[LogFormat],
+    ansi: bool,
+    traces: Option<&SdkTracerProvider>,
+) -> impl Subscriber + Send + Sync
 where
-    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(writer)
-        .finish()
+    let lines: Vec<_> = formats
+        .iter()
+        .map(|format| match format {
+            LogFormat::Text => fmt::layer()
+                .with_ansi(ansi)
+                .with_writer(writer.clone())
+                .boxed(),
+            LogFormat::Json => fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(true)
+                .with_writer(writer.clone())
+                .boxed(),
+        })
+        .collect();
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(traces.map(crate::telemetry::traces::layer))
         .with(NeverLogged)
 }
 
@@ -91,7 +131,8 @@ mod tests {
         let lines = Lines::default();
         let sink = lines.clone();
         let filter = EnvFilter::new("info,[adapter]=trace");
-        let subscriber = subscriber(filter, move || sink.clone(), false);
+        let formats = [LogFormat::Text, LogFormat::Json];
+        let subscriber = subscriber(filter, move || sink.clone(), &formats, false, None);
         tracing::subscriber::with_default(subscriber, || {
             let _call = tracing::info_span!("adapter", platform = "hubspot").entered();
             tracing::trace!(target: "wasmtime_wasi_http::p2::bindings", "GET /token/SECRET");
@@ -100,9 +141,10 @@ mod tests {
         });
         let text = String::from_utf8_lossy(&lines.0.lock().unwrap_or_else(PoisonError::into_inner))
             .into_owned();
-        assert!(
-            text.contains("inside the span"),
-            "the span is enabled: {text}"
+        assert_eq!(
+            text.matches("inside the span").count(),
+            2,
+            "the span is enabled, and each format wrote the line: {text}"
         );
         assert!(!text.contains("SECRET"), "{text}");
     }

@@ -5,6 +5,7 @@ use secrecy::SecretString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard::config::{Config, SandboxConfig};
+use switchboard::log_filter::LogFormat;
 
 /// Self-hosted call-logging server for CRMs (RingCentral App Connect API,
 /// WebAssembly adapters).
@@ -67,13 +68,17 @@ async fn main() -> ExitCode {
     } else {
         "warn"
     };
-    let filter = switchboard::log_filter::log_filter(default_level);
-    tracing::subscriber::set_global_default(switchboard::log_filter::subscriber(
-        filter,
-        std::io::stderr,
-        true,
-    ))
-    .expect("the first and only log subscriber");
+    let (format, otlp_endpoint) = match &cli.command {
+        Command::Serve(config) => (config.log_format, config.otlp_endpoint.as_deref()),
+        _ => (LogFormat::Text, None),
+    };
+    let telemetry = match switchboard::telemetry::init(default_level, format, otlp_endpoint) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Command::Serve(config) => serve(*config).await,
         Command::Check { file, sandbox } => switchboard::cli::check(&file, &sandbox)
@@ -93,6 +98,7 @@ async fn main() -> ExitCode {
             .await
             .map(|out| print!("{out}")),
     };
+    telemetry.shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

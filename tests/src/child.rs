@@ -213,6 +213,9 @@ pub fn run_child_server() {
     let config = Cli::try_parse_from(args).unwrap().config;
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
+        // Logs and traces as `switchboard serve` sets them up.
+        let otlp = config.otlp_endpoint.as_deref();
+        let telemetry = switchboard::telemetry::init("info", config.log_format, otlp).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         #[allow(clippy::print_stdout, reason = "the parent reads the address")]
         {
@@ -225,5 +228,6 @@ pub fn run_child_server() {
         })
         .await
         .unwrap();
+        telemetry.shutdown().await;
     });
 }

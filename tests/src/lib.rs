@@ -8,6 +8,8 @@
 //! - [`dirs`]: plugins and data directories ([`Dirs`]);
 //! - [`mock_crm`], [`pipedrive`] and [`hubspot`]: mock CRMs, sharing
 //!   [`mock_http`];
+//! - [`metrics`]: a server's Prometheus endpoint, scraped;
+//! - [`otlp`]: an OpenTelemetry collector that keeps what it receives;
 //! - [`postgres`]: a throwaway PostgreSQL cluster ([`Postgres`]);
 //! - [`poll`]: waiting with a deadline ([`wait_until`]).
 
@@ -21,8 +23,10 @@ use serde_json::{Value, json};
 pub mod child;
 pub mod dirs;
 pub mod hubspot;
+pub mod metrics;
 pub mod mock_crm;
 pub mod mock_http;
+pub mod otlp;
 pub mod pipedrive;
 pub mod poll;
 pub mod postgres;

@@ -86,73 +86,34 @@ impl IntoResponse for ApiError {
 /// Adapter failures are answered App Connect style: HTTP 200 with
 /// `successful: false`.
 fn adapter_failure(platform: &str, failure: &AdapterFailure) -> ApiError {
-    let ok = StatusCode::OK;
-    match failure {
-        AdapterFailure::Unsupported(m) => ApiError::new(
-            ok,
-            "UNSUPPORTED",
-            format!("{platform} does not support this: {m}"),
-        ),
-        AdapterFailure::Unauthorized(_) => ApiError::new(ok, "CRM_UNAUTHORIZED", AUTHORIZE_MESSAGE),
-        AdapterFailure::NotFound(m) => {
-            ApiError::new(ok, "NOT_FOUND", format!("Not found in {platform}: {m}"))
-        }
-        AdapterFailure::InvalidInput(m) => ApiError::new(
-            ok,
-            "INVALID_INPUT",
-            format!("{platform} cannot accept this: {m}"),
-        ),
+    let message = match failure {
+        AdapterFailure::Unsupported(m) => format!("{platform} does not support this: {m}"),
+        AdapterFailure::Unauthorized(_) => AUTHORIZE_MESSAGE.to_owned(),
+        AdapterFailure::NotFound(m) => format!("Not found in {platform}: {m}"),
+        AdapterFailure::InvalidInput(m) => format!("{platform} cannot accept this: {m}"),
         AdapterFailure::RateLimited {
             retry_after_seconds,
             ..
         } => {
             let after =
                 retry_after_seconds.map_or(String::new(), |s| format!("; retry after {s} seconds"));
-            ApiError::new(
-                ok,
-                "RATE_LIMITED",
-                format!("{platform} is rate limiting requests{after}"),
-            )
+            format!("{platform} is rate limiting requests{after}")
         }
-        AdapterFailure::Upstream { status, message } => ApiError::new(
-            ok,
-            "CRM_ERROR",
-            format!("{platform} answered HTTP {status}: {message}"),
-        ),
-        AdapterFailure::Internal(m) => ApiError::new(
-            ok,
-            "ADAPTER_ERROR",
-            format!("{platform} adapter failed: {m}"),
-        ),
-        AdapterFailure::Timeout(what) => ApiError::new(
-            ok,
-            "ADAPTER_TIMEOUT",
-            format!("{platform} adapter timed out ({what})"),
-        ),
-        AdapterFailure::MemoryLimit(what) => ApiError::new(
-            ok,
-            "ADAPTER_MEMORY_LIMIT",
-            format!("{platform} adapter failed: {what}"),
-        ),
-        AdapterFailure::Crashed => {
-            ApiError::new(ok, "ADAPTER_TRAPPED", format!("{platform} adapter crashed"))
+        AdapterFailure::Upstream { status, message } => {
+            format!("{platform} answered HTTP {status}: {message}")
         }
-        AdapterFailure::EgressDenied(reason) => ApiError::new(
-            ok,
-            "EGRESS_DENIED",
-            format!("{platform} adapter tried a request the host does not allow: {reason}"),
-        ),
-        AdapterFailure::OutputTooLarge(what) => ApiError::new(
-            ok,
-            "ADAPTER_OUTPUT_TOO_LARGE",
-            format!("{platform} adapter failed: {what}"),
-        ),
-        AdapterFailure::Busy => ApiError::new(
-            ok,
-            "ADAPTER_BUSY",
-            format!("{platform} adapter is busy; try again"),
-        ),
-    }
+        AdapterFailure::Internal(m) => format!("{platform} adapter failed: {m}"),
+        AdapterFailure::Timeout(what) => format!("{platform} adapter timed out ({what})"),
+        AdapterFailure::MemoryLimit(what) | AdapterFailure::OutputTooLarge(what) => {
+            format!("{platform} adapter failed: {what}")
+        }
+        AdapterFailure::Crashed => format!("{platform} adapter crashed"),
+        AdapterFailure::EgressDenied(reason) => {
+            format!("{platform} adapter tried a request the host does not allow: {reason}")
+        }
+        AdapterFailure::Busy => format!("{platform} adapter is busy; try again"),
+    };
+    ApiError::new(StatusCode::OK, failure.code(), message)
 }
 
 impl From<ServiceError> for ApiError {

@@ -18,8 +18,9 @@ pub mod reply;
 mod wire;
 
 use crate::service::Service;
+use crate::telemetry::{HttpMetrics, traces};
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -97,7 +98,14 @@ pub fn router(state: AppState, limits: HttpOptions) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request| {
             let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, trace_id = tracing::field::Empty);
+            // With tracing on: the client's trace continued, and its id on
+            // every log line of the request.
+            traces::continue_trace(&span, request.headers());
+            if let Some(trace_id) = traces::trace_id(&span) {
+                span.record("trace_id", trace_id);
+            }
+            span
         })
         .on_response(DefaultOnResponse::new().level(if limits.access_log {
             tracing::Level::INFO
@@ -122,6 +130,27 @@ pub fn router(state: AppState, limits: HttpOptions) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(HttpMetrics::default()),
+            record_request,
+        ))
+}
+
+/// Count and time every request by its route template: layers added with
+/// `Router::layer` run after routing, so the matched route is known here.
+async fn record_request(
+    State(metrics): State<Arc<HttpMetrics>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let route = route.as_ref().map(MatchedPath::as_str);
+    metrics.record(route, &method, status, started.elapsed());
+    response
 }
 
 /// Give error answers that layers produce with a bare status (body limit,

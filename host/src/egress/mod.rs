@@ -53,6 +53,20 @@ pub struct EgressLimits {
     pub max_response_bytes: u64,
 }
 
+/// The TLS settings of the host's clients: rustls on ring, the webpki
+/// roots, no client certificate.
+pub fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+    })
+    .with_no_client_auth();
+    Ok(config)
+}
+
 /// Why an outbound request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EgressError {
@@ -117,14 +131,7 @@ impl EgressClient {
         allow_private: bool,
         limits: EgressLimits,
     ) -> anyhow::Result<Self> {
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-        })
-        .with_no_client_auth();
+        let tls = tls_config()?;
         let pooled = |allow_private: bool| -> Pooled {
             let mut http = HttpConnector::new_with_resolver(GuardedResolver {
                 allow_private,

@@ -5,6 +5,8 @@
 use super::load::load_file;
 use super::rules::{self, Decision};
 use super::{Event, FileState, LoadFailure, LoadedAdapter, Registry};
+use crate::runtime::cache::CacheOutcome;
+use crate::telemetry::{self, LoadResult};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -142,8 +144,13 @@ impl Registry {
         match (decision, result) {
             (Decision::Stale, _) => {}
             (Decision::Unchanged, _) => state.last_error = None,
-            (Decision::Refuse { reason, claimed }, _) => {
+            (Decision::Refuse { reason, claimed }, result) => {
                 tracing::warn!(file = %file.display(), %reason, "adapter refused");
+                let platform = match &result {
+                    Ok(loaded) => Some(loaded.adapter.manifest().platform.as_str()),
+                    Err(_) => claimed.as_deref().or(state.claimed.as_deref()),
+                };
+                telemetry::adapter_load(platform.unwrap_or("unknown"), LoadResult::Refused);
                 state.last_error = Some(reason);
                 state.claimed = claimed.or(state.claimed.take());
                 state.removed = false;
@@ -163,7 +170,13 @@ impl Registry {
                 if let Some(retired) = retire {
                     next.remove(&retired);
                 }
+                let result = match loaded.cache {
+                    CacheOutcome::Hit => LoadResult::Cached,
+                    CacheOutcome::Compiled => LoadResult::Compiled,
+                };
+                telemetry::adapter_load(&platform, result);
                 next.insert(platform, loaded.clone());
+                telemetry::adapters_serving(next.len());
                 self.serving.store(Arc::new(next));
                 *state = FileState {
                     serving: Some(loaded),
@@ -191,6 +204,7 @@ impl Registry {
             let platform = gone.adapter.manifest().platform.clone();
             let mut serving = HashMap::clone(&self.serving.load());
             serving.remove(&platform);
+            telemetry::adapters_serving(serving.len());
             self.serving.store(Arc::new(serving));
             tracing::info!(platform = %platform, file = %file.display(), "adapter unloaded");
             rules::next_claimant(&files, &platform)

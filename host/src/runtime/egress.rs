@@ -10,8 +10,10 @@
 //! can answer `EGRESS_DENIED` for that call.
 
 use crate::egress::{EgressClient, EgressError, HostPattern, normalize_host};
+use crate::telemetry::{self, traces};
 use http_body_util::BodyExt;
 use std::sync::{Arc, Mutex};
+use tracing::Instrument;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// What one adapter may reach. Shared by every instance of that adapter.
@@ -41,14 +43,14 @@ impl EgressPolicy {
         }
     }
 
-    /// Why a request to `host` is refused, or `None` when it may go.
-    pub fn check(&self, host: &str) -> Option<String> {
+    /// The allowed host pattern that lets a request to `host` go (a
+    /// bounded name for it, for metrics), or why it is refused.
+    pub fn check(&self, host: &str) -> Result<&HostPattern, String> {
         let host = normalize_host(host);
-        if self.allowed.iter().any(|p| p.matches(&host)) {
-            None
-        } else {
-            Some(format!("{host} is not in the adapter's allowed hosts"))
-        }
+        self.allowed
+            .iter()
+            .find(|p| p.matches(&host))
+            .ok_or_else(|| format!("{host} is not in the adapter's allowed hosts"))
     }
 }
 
@@ -87,6 +89,10 @@ impl EgressHooks {
             .clone()
     }
 }
+
+/// The `host` label of a request to a host the adapter may not reach: the
+/// host itself is the adapter's choice, so unbounded.
+const NOT_ALLOWED_HOST: &str = "(not allowed)";
 
 /// Record and log a refusal.
 fn deny(denied: &Mutex<Vec<String>>, platform: &str, uri: &http::Uri, reason: String) {
@@ -143,24 +149,52 @@ impl WasiHttpHooks for EgressHooks {
         drop(fut);
         let policy = self.policy.clone();
         let uri = request.uri().clone();
-        let refusal = policy.check(uri.host().unwrap_or_default()).or_else(|| {
-            (self.sent >= policy.max_requests).then(|| {
-                format!(
-                    "more than {} outbound requests in one call",
-                    policy.max_requests
-                )
-            })
-        });
-        if let Some(reason) = refusal {
-            deny(&self.denied, &policy.platform, &uri, reason);
-            return Box::new(async { Err(HttpError::HttpRequestDenied) });
-        }
+        let allowed = policy
+            .check(uri.host().unwrap_or_default())
+            .and_then(|pattern| {
+                if self.sent >= policy.max_requests {
+                    return Err(format!(
+                        "more than {} outbound requests in one call",
+                        policy.max_requests
+                    ));
+                }
+                Ok(pattern.to_string())
+            });
+        let host = match allowed {
+            Ok(pattern) => pattern,
+            Err(reason) => {
+                telemetry::egress_request(&policy.platform, NOT_ALLOWED_HOST, "denied");
+                deny(&self.denied, &policy.platform, &uri, reason);
+                return Box::new(async { Err(HttpError::HttpRequestDenied) });
+            }
+        };
         self.sent += 1;
         let denied = self.denied.clone();
         let asked = options.and_then(|o| o.first_byte_timeout);
-        Box::new(async move {
+        // A child of the adapter call's span; the CRM receives its context
+        // as `traceparent`. The path is left out: it may hold a token.
+        let span = tracing::info_span!(
+            "egress",
+            http.request.method = %request.method(),
+            server.address = uri.host().unwrap_or_default(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        let mut request = request;
+        traces::inject(&span, request.headers_mut());
+        let sending = async move {
             let request = request.map(|body| body.map_err(Into::into).boxed_unsync());
-            match policy.client.send(request, asked).await {
+            let sent = policy.client.send(request, asked).await;
+            let status = match &sent {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    tracing::Span::current().record("http.response.status_code", status);
+                    status.to_string()
+                }
+                Err(EgressError::Denied(_)) => "denied".to_owned(),
+                Err(_) => "error".to_owned(),
+            };
+            telemetry::egress_request(&policy.platform, &host, &status);
+            match sent {
                 Ok(response) => Ok((
                     response.map(|body| body.map_err(to_wasi).boxed_unsync()),
                     Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
@@ -174,7 +208,8 @@ impl WasiHttpHooks for EgressHooks {
                     Err(to_wasi(error))
                 }
             }
-        })
+        };
+        Box::new(sending.instrument(span))
     }
 }
 
@@ -201,15 +236,22 @@ mod tests {
     #[tokio::test]
     async fn only_declared_hosts_pass() {
         let p = policy(&["*.pipedrive.com", "oauth.example.com"]);
-        assert_eq!(p.check("api.pipedrive.com"), None);
-        assert_eq!(p.check("API.Pipedrive.COM."), None);
-        assert_eq!(p.check("oauth.example.com"), None);
-        assert!(
-            p.check("pipedrive.com").is_some(),
-            "apex is not a subdomain"
+        let pattern = |host| p.check(host).map(ToString::to_string);
+        assert_eq!(
+            pattern("api.pipedrive.com").as_deref(),
+            Ok("*.pipedrive.com")
         );
-        assert!(p.check("evilpipedrive.com").is_some());
-        assert!(p.check("example.com").is_some());
-        assert!(policy(&[]).check("anything.com").is_some());
+        assert_eq!(
+            pattern("API.Pipedrive.COM.").as_deref(),
+            Ok("*.pipedrive.com")
+        );
+        assert_eq!(
+            pattern("oauth.example.com").as_deref(),
+            Ok("oauth.example.com")
+        );
+        assert!(p.check("pipedrive.com").is_err(), "apex is not a subdomain");
+        assert!(p.check("evilpipedrive.com").is_err());
+        assert!(p.check("example.com").is_err());
+        assert!(policy(&[]).check("anything.com").is_err());
     }
 }

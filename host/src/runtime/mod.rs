@@ -98,6 +98,31 @@ pub enum CallError {
     Storage(String),
 }
 
+impl CallError {
+    /// The App Connect `errorCode` a call failed this way is answered with;
+    /// in lower case, the `outcome` label of its metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Adapter(error) => match error {
+                AdapterError::Unsupported(_) => "UNSUPPORTED",
+                AdapterError::Unauthorized(_) => "CRM_UNAUTHORIZED",
+                AdapterError::NotFound(_) => "NOT_FOUND",
+                AdapterError::InvalidInput(_) => "INVALID_INPUT",
+                AdapterError::RateLimited(_) => "RATE_LIMITED",
+                AdapterError::Upstream(_) => "CRM_ERROR",
+                AdapterError::Internal(_) => "ADAPTER_ERROR",
+            },
+            Self::CpuTimeout(_) | Self::WallTimeout(_) => "ADAPTER_TIMEOUT",
+            Self::MemoryLimit(_) => "ADAPTER_MEMORY_LIMIT",
+            Self::Trapped(_) => "ADAPTER_TRAPPED",
+            Self::EgressDenied(_) => "EGRESS_DENIED",
+            Self::Busy => "ADAPTER_BUSY",
+            Self::OutputTooLarge(_) => "ADAPTER_OUTPUT_TOO_LARGE",
+            Self::Storage(_) => "STORE_UNAVAILABLE",
+        }
+    }
+}
+
 /// Why a component could not be loaded as an adapter.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

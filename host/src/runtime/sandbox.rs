@@ -13,6 +13,7 @@ use super::reuse::{KeptInstances, UserKey};
 use super::settings::Reuse;
 use super::world::{Exports, WorldInstance, WorldPre};
 use crate::kv::KvWrites;
+use crate::telemetry::AdapterMetrics;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tracing::Instrument;
@@ -29,8 +30,8 @@ pub const ADAPTER_OUTPUT_TARGET: &str = "switchboard::adapter_output";
 /// The span every adapter call runs in: every line the call logs is inside
 /// it, so a filter can set one adapter's level, as
 /// `RUST_LOG='info,[adapter{platform=hubspot}]=debug'` does.
-fn call_span(platform: &str) -> tracing::Span {
-    tracing::info_span!("adapter", platform = %platform)
+fn call_span(platform: &str, operation: &'static str) -> tracing::Span {
+    tracing::info_span!("adapter", platform = %platform, operation)
 }
 
 /// Raised from the epoch callback when a call's CPU budget is gone.
@@ -58,6 +59,7 @@ pub(super) struct Sandbox {
     /// Instances kept between calls, when the operator opted in.
     kept: Option<Arc<KeptInstances>>,
     pub(super) stats: CallStats,
+    metrics: AdapterMetrics,
 }
 
 impl Sandbox {
@@ -70,6 +72,7 @@ impl Sandbox {
             Reuse::PerUser(bounds) => Some(KeptInstances::new(bounds)),
         };
         Self {
+            metrics: AdapterMetrics::new(&env.platform),
             pre,
             env,
             limits,
@@ -114,13 +117,19 @@ impl Sandbox {
         ) -> wasmtime::Result<Result<R, AdapterError>>,
     ) -> Result<(R, KvWrites), CallError> {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let in_flight = self.metrics.start();
         let result = self
             .call_within_limits(operation, user, export)
-            .instrument(call_span(&self.env.platform))
+            .instrument(call_span(&self.env.platform, operation))
             .await;
-        if result.is_err() {
-            self.stats.errors.fetch_add(1, Ordering::Relaxed);
-        }
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(error) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                error.code()
+            }
+        };
+        in_flight.finish(operation, outcome);
         result
     }
 
@@ -289,7 +298,7 @@ mod tests {
             .with(Count(seen.clone()));
         tracing::subscriber::with_default(subscriber, || {
             for platform in ["hubspot", "pipedrive"] {
-                let _call = call_span(platform).entered();
+                let _call = call_span(platform, "create-call-log").entered();
                 tracing::debug!(target: ADAPTER_OUTPUT_TARGET, "the call's stdout and stderr");
             }
         });

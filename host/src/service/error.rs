@@ -90,6 +90,28 @@ impl From<CallError> for AdapterFailure {
     }
 }
 
+impl AdapterFailure {
+    /// The App Connect `errorCode` this failure is answered with: the one
+    /// [`CallError::code`] gives the call it came from.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unsupported(_) => "UNSUPPORTED",
+            Self::Unauthorized(_) => "CRM_UNAUTHORIZED",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::InvalidInput(_) => "INVALID_INPUT",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Upstream { .. } => "CRM_ERROR",
+            Self::Internal(_) => "ADAPTER_ERROR",
+            Self::Timeout(_) => "ADAPTER_TIMEOUT",
+            Self::MemoryLimit(_) => "ADAPTER_MEMORY_LIMIT",
+            Self::Crashed => "ADAPTER_TRAPPED",
+            Self::EgressDenied(_) => "EGRESS_DENIED",
+            Self::OutputTooLarge(_) => "ADAPTER_OUTPUT_TOO_LARGE",
+            Self::Busy => "ADAPTER_BUSY",
+        }
+    }
+}
+
 /// Why a service operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -171,5 +193,52 @@ pub(super) fn adapter_error(platform: &str) -> impl FnOnce(CallError) -> Service
             platform: platform.to_owned(),
             failure: error.into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{RateLimit, UpstreamError};
+    use std::time::Duration;
+
+    /// The metrics label a call's outcome with [`CallError::code`]; clients
+    /// see [`AdapterFailure::code`]. They must agree for every failure.
+    #[test]
+    fn a_failure_answers_with_the_code_its_metrics_count() {
+        let text = || "why".to_owned();
+        let failures = [
+            CallError::Adapter(AdapterError::Unsupported(text())),
+            CallError::Adapter(AdapterError::Unauthorized(text())),
+            CallError::Adapter(AdapterError::NotFound(text())),
+            CallError::Adapter(AdapterError::InvalidInput(text())),
+            CallError::Adapter(AdapterError::RateLimited(RateLimit {
+                retry_after_seconds: Some(3),
+                message: text(),
+            })),
+            CallError::Adapter(AdapterError::Upstream(UpstreamError {
+                status: 502,
+                message: text(),
+            })),
+            CallError::Adapter(AdapterError::Internal(text())),
+            CallError::CpuTimeout(Duration::from_secs(1)),
+            CallError::WallTimeout(Duration::from_secs(1)),
+            CallError::MemoryLimit(64),
+            CallError::Trapped(text()),
+            CallError::EgressDenied(text()),
+            CallError::Busy,
+            CallError::OutputTooLarge(text()),
+        ];
+        for failure in failures {
+            let counted = failure.code();
+            let answered = match adapter_error("p")(failure) {
+                ServiceError::Adapter { failure, .. } => failure.code(),
+                other => panic!("{other}"),
+            };
+            assert_eq!(answered, counted);
+        }
+        let stored = adapter_error("p")(CallError::Storage(text()));
+        assert!(matches!(stored, ServiceError::StoreUnavailable(_)));
+        assert_eq!(CallError::Storage(text()).code(), "STORE_UNAVAILABLE");
     }
 }

@@ -30,6 +30,7 @@ use crate::egress::EgressClient;
 use crate::registry::LoadedAdapter;
 use crate::runtime::{AdapterError, AuthType, CallError, Credential, UserContext};
 use crate::store::{OAuthTokens, Store, StoreError, StoredCredential, User};
+use crate::telemetry;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use secrecy::{ExposeSecret, SecretString};
@@ -136,16 +137,24 @@ impl Sessions {
                     let (user_id, used) = (user.id.clone(), SecretString::from(used));
                     let token_url = config.token_url.clone();
                     let egress = self.egress.clone();
+                    let platform = user.platform.clone();
                     let refresh = async move {
                         let result = this
                             .refresh_now(&user_id, &used, force, |refresh_token| async move {
-                                oauth::refresh(
+                                let response = oauth::refresh(
                                     &egress,
                                     &token_url,
                                     super::auth::token_client(&app),
                                     &refresh_token,
                                 )
-                                .await
+                                .await;
+                                let result = match &response {
+                                    Ok(_) => "ok",
+                                    Err(TokenError::Refused(_)) => "refused",
+                                    Err(TokenError::Unavailable(_)) => "unavailable",
+                                };
+                                telemetry::oauth_refresh(&platform, result);
+                                response
                             })
                             .await;
                         this.inflight

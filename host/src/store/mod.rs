@@ -15,6 +15,7 @@ mod fleet;
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;
+mod timed;
 mod user_cache;
 mod writer;
 
@@ -99,6 +100,17 @@ pub enum StoreHealth {
     Up,
     /// It did not; the text says why (for operators; no secrets).
     Down(String),
+}
+
+/// A store's connections at one moment, for the metrics endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// `sqlite` or `postgres`.
+    pub store: &'static str,
+    /// Connections open, idle or in use.
+    pub open: usize,
+    /// Of those, idle ones.
+    pub idle: usize,
 }
 
 /// Held while a user's OAuth tokens are refreshed, so that one refresh
@@ -381,6 +393,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Whether the database answers now.
     async fn health(&self) -> StoreHealth;
 
+    /// The connections open to the database now.
+    fn pool(&self) -> PoolStats;
+
     /// Finish with the database (flush, close connections). Call once
     /// serving is done.
     async fn close(&self);
@@ -399,6 +414,8 @@ pub struct OpenOptions {
     pub url: String,
     /// PostgreSQL only: the pool, statement timeout, lease and replica id.
     pub postgres: postgres::PgOptions,
+    /// Time every operation for the metrics endpoint.
+    pub timed: bool,
 }
 
 /// Open the database `options` names, migrated, with credentials sealed by
@@ -411,9 +428,16 @@ pub async fn open(
     options: OpenOptions,
     sealer: sealed::Sealer,
 ) -> anyhow::Result<Arc<dyn Database>> {
+    let timed = |store: Arc<dyn Database>, name| -> Arc<dyn Database> {
+        if options.timed {
+            Arc::new(timed::Timed::new(store, name))
+        } else {
+            store
+        }
+    };
     if crate::config::is_postgres_url(&options.url) {
         let store = postgres::PgStore::connect(&options.url, &options.postgres, sealer).await?;
-        return Ok(Arc::new(store));
+        return Ok(timed(Arc::new(store), "postgres"));
     }
     let store = sqlite::SqliteStore::open(&options.url, sealer).await?;
     for key in store.release_stale_reservations().await? {
@@ -424,5 +448,5 @@ pub async fn open(
             "released a create left pending by a previous process; the next create of this session calls the adapter again"
         );
     }
-    Ok(Arc::new(store))
+    Ok(timed(Arc::new(store), "sqlite"))
 }

@@ -1,7 +1,9 @@
-//! Nothing secret reaches a log line, even at `trace` level.
+//! Nothing secret reaches a log line, even at `trace` level, in either
+//! `--log-format`.
 
 use serde_json::json;
 use std::sync::{Arc, Mutex, OnceLock};
+use switchboard::log_filter::LogFormat;
 use switchboard_tests::{Dirs, TestServer, artifacts, create_body};
 
 /// Everything every test in this binary logs, at `trace` level.
@@ -13,8 +15,10 @@ fn captured() -> Arc<Mutex<Vec<u8>>> {
         // The server's own filter at its most verbose: what an operator
         // running with `RUST_LOG=trace` would see.
         let filter = switchboard::log_filter::log_filter("trace");
-        let subscriber =
-            switchboard::log_filter::subscriber(filter, move || Writer(sink.clone()), false);
+        // Every line in each format, so each check covers both.
+        let formats = [LogFormat::Text, LogFormat::Json];
+        let writer = move || Writer(sink.clone());
+        let subscriber = switchboard::log_filter::subscriber(filter, writer, &formats, false, None);
         tracing::subscriber::set_global_default(subscriber).unwrap();
         logs
     })
@@ -126,9 +130,29 @@ async fn adapter_log_lines_carry_the_request_id() {
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     let line = text
         .lines()
-        .find(|line| line.contains(words))
+        .find(|line| line.contains(words) && !line.starts_with('{'))
         .expect("the adapter's line was logged");
     assert!(line.contains(&format!("request_id={request_id}")), "{line}");
+
+    // As JSON: one object, with the event's own fields and its spans'.
+    let json: serde_json::Value = text
+        .lines()
+        .filter(|line| line.starts_with('{') && line.contains(words))
+        .map(|line| serde_json::from_str(line).expect("one object per line"))
+        .next()
+        .expect("the adapter's line was logged as JSON");
+    for field in ["timestamp", "level", "target", "message"] {
+        assert!(json[field].is_string(), "{field}: {json}");
+    }
+    assert!(json["message"].as_str().unwrap().contains(words), "{json}");
+    let spans = json["spans"].as_array().expect("the spans");
+    let span = |name: &str| spans.iter().find(|s| s["name"] == name).cloned();
+    let request = span("request").expect("the request span");
+    assert_eq!(request["request_id"], request_id, "{json}");
+    assert_eq!(request["path"], "/callLog", "{json}");
+    let call = span("adapter").expect("the adapter call's span");
+    assert_eq!(call["platform"], "hostile", "{json}");
+    assert_eq!(call["operation"], "create-call-log", "{json}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,7 +274,7 @@ async fn a_successful_calls_output_is_logged_only_at_debug_under_its_own_target(
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     let line = text
         .lines()
-        .find(|line| line.contains(printed))
+        .find(|line| line.contains(printed) && !line.starts_with('{'))
         .expect("the output was logged (the test subscriber takes every level)");
     // `debug` under its own target: the default `info` filter leaves it out.
     assert!(line.contains(" DEBUG "), "{line}");
@@ -262,5 +286,8 @@ async fn a_successful_calls_output_is_logged_only_at_debug_under_its_own_target(
     assert!(line.contains("operation=\"create-call-log\""), "{line}");
     // Inside the call's span, so `[adapter{platform=hostile}]=debug` is
     // this adapter's log level.
-    assert!(line.contains("adapter{platform=hostile}"), "{line}");
+    assert!(
+        line.contains("adapter{platform=hostile operation=\"create-call-log\"}"),
+        "{line}"
+    );
 }

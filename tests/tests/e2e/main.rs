@@ -14,6 +14,7 @@ mod hubspot;
 mod logging;
 mod message_log;
 mod misbehaving_crm;
+mod observability;
 mod persistence;
 mod pipedrive;
 mod reload;

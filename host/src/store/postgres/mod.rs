@@ -31,8 +31,8 @@ use super::credentials::{SEALING_KEY_IDS, key_mismatch};
 use super::sealed::Sealer;
 use super::user_cache::UserCache;
 use super::{
-    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, OAuthTokens, ReplicaRecord,
-    Reservation, Result, Store, StoreHealth, User, UserLock,
+    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, OAuthTokens, PoolStats,
+    ReplicaRecord, Reservation, Result, Store, StoreHealth, User, UserLock,
 };
 use crate::kv::KvWrites;
 use anyhow::Context as _;
@@ -241,6 +241,14 @@ impl Store for PgStore {
         match sqlx::query("SELECT 1").execute(&self.pool).await {
             Ok(_) => StoreHealth::Up,
             Err(e) => StoreHealth::Down(e.to_string()),
+        }
+    }
+
+    fn pool(&self) -> PoolStats {
+        PoolStats {
+            store: "postgres",
+            open: self.pool.size() as usize,
+            idle: self.pool.num_idle(),
         }
     }
 

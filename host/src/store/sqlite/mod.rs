@@ -31,8 +31,8 @@ use super::sealed::Sealer;
 use super::user_cache::UserCache;
 use super::writer::Writer;
 use super::{
-    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, OAuthTokens, ReplicaRecord,
-    Reservation, Result, Store, StoreHealth, User, UserLock,
+    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, OAuthTokens, PoolStats,
+    ReplicaRecord, Reservation, Result, Store, StoreHealth, User, UserLock,
 };
 use crate::kv::KvWrites;
 use anyhow::Context as _;
@@ -220,6 +220,16 @@ impl Store for SqliteStore {
         {
             Ok(()) => StoreHealth::Up,
             Err(e) => StoreHealth::Down(e.to_string()),
+        }
+    }
+
+    /// The writer's connection and the readers'.
+    fn pool(&self) -> PoolStats {
+        let (open, idle) = self.readers.counts();
+        PoolStats {
+            store: "sqlite",
+            open: open + 1,
+            idle,
         }
     }
 

@@ -6,6 +6,7 @@ use crate::store::Result;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 16;
@@ -15,6 +16,8 @@ const MAX_IDLE_READERS: usize = 16;
 pub(super) struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Connections taken for a read now.
+    busy: AtomicUsize,
 }
 
 impl Readers {
@@ -22,6 +25,7 @@ impl Readers {
         Self {
             path,
             idle: Mutex::new(Vec::new()),
+            busy: AtomicUsize::new(0),
         }
     }
 
@@ -51,12 +55,20 @@ impl Readers {
             Some(connection) => connection,
             None => self.open()?,
         };
+        self.busy.fetch_add(1, Ordering::Relaxed);
         let result = read(&connection);
+        self.busy.fetch_sub(1, Ordering::Relaxed);
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE_READERS {
             idle.push(connection);
         }
         Ok(result?)
+    }
+
+    /// Read connections open (idle or busy), and idle.
+    pub(super) fn counts(&self) -> (usize, usize) {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).len();
+        (idle + self.busy.load(Ordering::Relaxed), idle)
     }
 
     /// Close the idle connections.
