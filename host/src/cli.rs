@@ -1,6 +1,7 @@
 //! The operator and adapter-author commands besides `serve`:
 //! `switchboard check FILE.wasm`, `switchboard adapters`,
-//! `switchboard replicas` and `switchboard rotate-secret-key`.
+//! `switchboard replicas`, `switchboard deploy FILE.wasm`,
+//! `switchboard undeploy NAME` and `switchboard rotate-secret-key`.
 
 use crate::config::SandboxConfig;
 use crate::kv::{AdapterKv, KvWrites};
@@ -13,8 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Storage for `check`: an adapter's manifest must not use it.
 struct NoKv;
@@ -241,14 +243,36 @@ async fn reseal_on_postgres(
 
 /// `GET <url><path>` with the admin token: the JSON answer, or why not.
 async fn admin_get(url: &str, path: &str, admin_token: &SecretString) -> anyhow::Result<Value> {
+    admin_request(http::Method::GET, url, path, admin_token, None).await
+}
+
+/// `METHOD <url><path>` with the admin token and, when given, a body with
+/// its content type: the JSON answer, or why not.
+async fn admin_request(
+    method: http::Method,
+    url: &str,
+    path: &str,
+    admin_token: &SecretString,
+    body: Option<(String, Vec<u8>)>,
+) -> anyhow::Result<Value> {
     use http_body_util::BodyExt;
     let endpoint = format!("{}{path}", url.trim_end_matches('/'));
-    let request = http::Request::get(&endpoint)
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(&endpoint)
         .header(
             http::header::AUTHORIZATION,
             format!("Bearer {}", admin_token.expose_secret()),
-        )
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        );
+    let bytes = match body {
+        Some((content_type, bytes)) => {
+            request = request.header(http::header::CONTENT_TYPE, content_type);
+            bytes
+        }
+        None => Vec::new(),
+    };
+    let request = request
+        .body(http_body_util::Full::new(bytes::Bytes::from(bytes)))
         .with_context(|| format!("{endpoint} is not a URL"))?;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http();
@@ -271,6 +295,114 @@ async fn admin_get(url: &str, path: &str, admin_token: &SecretString) -> anyhow:
         bail!("{endpoint} answered {status}: {message}");
     }
     Ok(body)
+}
+
+/// What `switchboard deploy` uploads.
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// The component; it replaces the server's file of the same name
+    /// (`testcrm.wasm` replaces `testcrm.wasm`).
+    pub file: PathBuf,
+    /// Its operator file, uploaded with it as `NAME.toml`. Without it, the
+    /// server's `NAME.toml`, if any, stays.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// How long to wait for the server to serve it.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub wait: Duration,
+}
+
+/// `switchboard deploy`: upload a component (and its operator file) to a
+/// server's `PUT /admin/adapters/{name}`, then wait until it serves.
+pub async fn deploy(
+    url: &str,
+    admin_token: &SecretString,
+    args: &DeployArgs,
+) -> anyhow::Result<String> {
+    let file = &args.file;
+    let name = file
+        .file_stem()
+        .filter(|_| file.extension().is_some_and(|e| e == "wasm"))
+        .and_then(|stem| stem.to_str())
+        .with_context(|| format!("{} is not a NAME.wasm file", file.display()))?;
+    let component =
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let config = args
+        .config
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+        })
+        .transpose()?;
+    let mut form = vec![("component", format!("{name}.wasm"), component)];
+    if let Some(config) = config {
+        form.push(("config", format!("{name}.toml"), config.into_bytes()));
+    }
+    let path = format!("/admin/adapters/{name}");
+    let answer = admin_request(
+        http::Method::PUT,
+        url,
+        &path,
+        admin_token,
+        Some(multipart(&form)),
+    )
+    .await?;
+    let text = |key: &str| answer[key].as_str().unwrap_or_default().to_owned();
+    let (platform, version, sha256) = (text("platform"), text("version"), text("sha256"));
+    let deadline = std::time::Instant::now() + args.wait;
+    loop {
+        let entry = admin_get(url, &format!("/admin/adapters/{platform}"), admin_token).await;
+        if entry.is_ok_and(|e| e["status"] == "serving" && e["sha256"] == sha256.as_str()) {
+            return Ok(format!(
+                "{name}.wasm: {platform} {version} serving (sha256 {sha256})\n"
+            ));
+        }
+        if std::time::Instant::now() >= deadline {
+            bail!(
+                "{name}.wasm was accepted, but {platform} did not serve it within {:?}; see `switchboard adapters`",
+                args.wait
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `switchboard undeploy NAME`: remove `NAME.wasm` (and its operator file)
+/// from a server's plugins directory.
+pub async fn undeploy(url: &str, admin_token: &SecretString, name: &str) -> anyhow::Result<String> {
+    let path = format!("/admin/adapters/{name}");
+    admin_request(http::Method::DELETE, url, &path, admin_token, None).await?;
+    Ok(format!("{name}.wasm removed\n"))
+}
+
+/// A `multipart/form-data` body of `(field, file name, bytes)` parts: its
+/// content type and bytes. The boundary is random, and checked absent from
+/// every part.
+fn multipart(parts: &[(&str, String, Vec<u8>)]) -> (String, Vec<u8>) {
+    let boundary = loop {
+        let candidate = format!("switchboard-{:032x}", rand::random::<u128>());
+        let found = parts.iter().any(|(_, _, bytes)| {
+            bytes
+                .windows(candidate.len())
+                .any(|w| w == candidate.as_bytes())
+        });
+        if !found {
+            break candidate;
+        }
+    };
+    let mut body = Vec::new();
+    for (field, file_name, bytes) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// Fetch the admin list and render it as a table.

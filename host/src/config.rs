@@ -144,6 +144,11 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_ADMIN_TOKEN", hide_env_values = true, value_parser = secret)]
     pub admin_token: Option<SecretString>,
 
+    /// Largest adapter upload the admin API accepts (`switchboard deploy`,
+    /// `PUT /admin/adapters/{name}`), in MiB.
+    #[arg(long, env = "SWITCHBOARD_ADMIN_UPLOAD_LIMIT_MIB", default_value_t = 64)]
+    pub admin_upload_limit_mib: usize,
+
     /// How long the plugins directory must be quiet before changes load.
     #[arg(long, env = "SWITCHBOARD_RELOAD_DEBOUNCE", default_value = "150ms", value_parser = humantime::parse_duration)]
     pub reload_debounce: Duration,

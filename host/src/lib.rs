@@ -123,6 +123,7 @@ pub async fn serve(
 
     let limits = HttpOptions {
         body_bytes: config.body_limit,
+        upload_bytes: config.admin_upload_limit_mib * 1024 * 1024,
         request_timeout: config.request_timeout,
         access_log: config.access_log,
     };

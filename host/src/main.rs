@@ -40,6 +40,23 @@ enum Command {
     /// List every live replica on the server's database and what each
     /// serves (its admin API), and name any version skew.
     Replicas(AdminArgs),
+    /// Upload an adapter (and its operator file) to a running server, which
+    /// checks it as `check` does and, if it would serve, puts it in its
+    /// plugins directory; then wait until it serves.
+    Deploy {
+        #[command(flatten)]
+        upload: switchboard::cli::DeployArgs,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Remove NAME.wasm (and NAME.toml) from a running server's plugins
+    /// directory.
+    Undeploy {
+        /// The file's stem: `testcrm` removes `testcrm.wasm`.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
 }
 
 /// How to reach a running server's admin API.
@@ -97,6 +114,16 @@ async fn main() -> ExitCode {
         Command::Replicas(admin) => switchboard::cli::replicas(&admin.url, &admin.admin_token)
             .await
             .map(|out| print!("{out}")),
+        Command::Deploy { upload, admin } => {
+            switchboard::cli::deploy(&admin.url, &admin.admin_token, &upload)
+                .await
+                .map(|out| print!("{out}"))
+        }
+        Command::Undeploy { name, admin } => {
+            switchboard::cli::undeploy(&admin.url, &admin.admin_token, &name)
+                .await
+                .map(|out| print!("{out}"))
+        }
     };
     telemetry.shutdown().await;
     match result {

@@ -1,15 +1,22 @@
 //! The operator's API, mounted only when `--admin-token` is set:
 //! `GET /admin/adapters`, `GET /admin/adapters/{platform}` and
-//! `GET /admin/replicas` (the fleet view).
+//! `GET /admin/replicas` (the fleet view); `PUT /admin/adapters/{name}`
+//! (a `multipart/form-data` upload: `component`, the `.wasm`, and
+//! optionally `config`, its operator file) and `DELETE
+//! /admin/adapters/{name}`, where `{name}` is the file's stem.
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::bearer_token;
 use crate::service::{AdapterStatus, FileStatus};
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::multipart::MultipartError;
+use axum::extract::{FromRequestParts, MatchedPath, Multipart, Path, Request, State};
+use axum::http::Method;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -52,6 +59,38 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// The route of one adapter: `GET` by platform, `PUT` and `DELETE` by file
+/// stem.
+pub(super) const ADAPTER_ROUTE: &str = "/admin/adapters/{platform}";
+
+/// Whether `request` uploads an adapter (`PUT /admin/adapters/{name}`).
+/// Layers added with `Router::layer` run after routing, so the matched
+/// route is known.
+pub(super) fn is_upload(request: &Request) -> bool {
+    request.method() == Method::PUT
+        && request
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|path| path.as_str() == ADAPTER_ROUTE)
+}
+
+/// Middleware: refuse an upload without the admin token before its body is
+/// read, since it may be large. Other requests pass.
+pub(super) async fn uploads_need_the_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if is_upload(&request) {
+        let (mut parts, body) = request.into_parts();
+        if let Err(refused) = Admin::from_request_parts(&mut parts, &state).await {
+            return refused.into_response();
+        }
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    next.run(request).await
+}
+
 /// `GET /admin/adapters`: one entry per adapter file.
 pub(super) async fn list(_: Admin, State(state): State<AppState>) -> Json<Value> {
     let service = &state.service;
@@ -79,6 +118,61 @@ pub(super) async fn one(
             format!("No adapter file for platform {platform}"),
         )
     })
+}
+
+/// `PUT /admin/adapters/{name}`: deploy `<name>.wasm`, checked first.
+/// (The route's parameter is named `platform` for its `GET`; here it is
+/// the file's stem.)
+pub(super) async fn deploy(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    mut form: Multipart,
+) -> Result<Json<Value>, ApiError> {
+    let unreadable =
+        |e: MultipartError| ApiError::bad_request(format!("the upload: {}", e.body_text()));
+    let (mut component, mut config) = (None, None);
+    while let Some(field) = form.next_field().await.map_err(unreadable)? {
+        match field.name() {
+            Some("component") => {
+                component = Some(field.bytes().await.map_err(unreadable)?.to_vec())
+            }
+            Some("config") => config = Some(field.text().await.map_err(unreadable)?),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unexpected form field {}: send `component` (the .wasm) and optionally `config` (its operator file)",
+                    other.unwrap_or("without a name")
+                )));
+            }
+        }
+    }
+    let component = component.ok_or_else(|| {
+        ApiError::bad_request("the upload has no `component` field (the .wasm file)")
+    })?;
+    let deployed = state
+        .service
+        .deploy_adapter(&name, component, config)
+        .await?;
+    Ok(Json(json!({
+        "successful": true,
+        "file": deployed.file,
+        "platform": deployed.platform,
+        "version": deployed.version,
+        "sha256": deployed.sha256,
+    })))
+}
+
+/// `DELETE /admin/adapters/{name}`: remove `<name>.wasm` and its operator
+/// file; the platform stops serving once the watcher sees it.
+pub(super) async fn remove(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state.service.remove_adapter(&name)?;
+    Ok(Json(
+        json!({ "successful": true, "file": format!("{name}.wasm") }),
+    ))
 }
 
 /// `GET /admin/replicas`: every live replica on this database and what it

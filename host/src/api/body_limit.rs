@@ -21,16 +21,26 @@ use http_body_util::BodyExt;
 /// limit, before the connection is given up on.
 pub(super) const DRAIN_FACTOR: usize = 16;
 
-/// Largest accepted body, in bytes.
+/// Largest accepted bodies, in bytes.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct BodyLimit(pub(super) usize);
+pub(super) struct BodyLimit {
+    /// Of every request but an adapter upload.
+    pub(super) default: usize,
+    /// Of an adapter upload (`PUT /admin/adapters/{name}`).
+    pub(super) uploads: usize,
+}
 
 /// Middleware: buffer the body within the limit, or answer 413.
 pub(super) async fn limit_body(
-    State(BodyLimit(limit)): State<BodyLimit>,
+    State(limits): State<BodyLimit>,
     request: Request,
     next: Next,
 ) -> Response {
+    let limit = if super::admin::is_upload(&request) {
+        limits.uploads
+    } else {
+        limits.default
+    };
     let (parts, mut body) = request.into_parts();
     if body.is_end_stream() {
         // No body (most GETs): nothing to read or limit.

@@ -159,6 +159,14 @@ impl From<ServiceError> for ApiError {
                 tracing::error!(error = %error, "store failure");
                 Self::from_status(StatusCode::INTERNAL_SERVER_ERROR)
             }
+            ServiceError::AdapterRefused(reason) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "ADAPTER_REFUSED",
+                format!("The adapter would be refused, so nothing changed: {reason}"),
+            ),
+            ServiceError::NoSuchAdapter(message) => {
+                Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+            }
             ServiceError::Internal(error) => {
                 tracing::error!(error = %error, "internal failure");
                 Self::from_status(StatusCode::INTERNAL_SERVER_ERROR)

@@ -48,6 +48,8 @@ pub struct AppState {
 pub struct HttpOptions {
     /// Largest request body accepted.
     pub body_bytes: usize,
+    /// Largest adapter upload accepted (`PUT /admin/adapters/{name}`).
+    pub upload_bytes: usize,
     /// Time limit for a whole request.
     pub request_timeout: Duration,
     /// One `info` line per answered request. Otherwise those lines are at
@@ -88,10 +90,13 @@ pub fn router(state: AppState, limits: HttpOptions) -> Router {
     if state.admin_token.is_some() {
         routes = routes
             .route("/admin/adapters", get(admin::list))
-            .route("/admin/adapters/{platform}", get(admin::one))
+            .route(
+                admin::ADAPTER_ROUTE,
+                get(admin::one).put(admin::deploy).delete(admin::remove),
+            )
             .route("/admin/replicas", get(admin::replicas));
     }
-    let routes = routes.with_state(state);
+    let routes = routes.with_state(state.clone());
 
     // The span names the route and request id only: the query string may
     // carry a jwtToken and must never reach a log.
@@ -115,11 +120,21 @@ pub fn router(state: AppState, limits: HttpOptions) -> Router {
 
     // Router::layer wraps everything added before it, so the last layer
     // here is the outermost.
+    // An adapter upload has a body limit of its own, and its admin token is
+    // checked before its body is read.
+    let body_limit = body_limit::BodyLimit {
+        default: limits.body_bytes,
+        uploads: limits.upload_bytes,
+    };
     routes
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
-            body_limit::BodyLimit(limits.body_bytes),
+            body_limit,
             body_limit::limit_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            admin::uploads_need_the_token,
         ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

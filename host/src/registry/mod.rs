@@ -20,14 +20,18 @@
 //! claimant by file name is loaded again.
 //!
 //! What the operator sees of each file is [`AdapterStatus`] (`status`).
+//! Files uploaded through the admin API are checked and written into the
+//! directory (`deploy`); from there they load like any other.
 
 mod actor;
+mod deploy;
 mod load;
 mod operator_file;
 mod rules;
 mod status;
 pub mod watch;
 
+pub use deploy::{DeployError, Deployed};
 pub use load::LoadFailure;
 pub use operator_file::{
     AdapterSettings, OAuthApp, OperatorFileError, TokenEndpointAuth, read as read_operator_file,
@@ -91,6 +95,8 @@ enum Event {
 #[derive(Debug)]
 pub struct Registry {
     runtime: Arc<Runtime>,
+    /// The plugins directory.
+    dir: PathBuf,
     serving: ArcSwap<HashMap<String, Arc<LoadedAdapter>>>,
     files: Mutex<BTreeMap<PathBuf, FileState>>,
     ready: AtomicBool,
@@ -110,6 +116,7 @@ impl Registry {
         let (events, receiver) = mpsc::unbounded_channel();
         let registry = Arc::new(Self {
             runtime: Arc::new(runtime),
+            dir: dir.clone(),
             serving: ArcSwap::default(),
             files: Mutex::new(BTreeMap::new()),
             ready: AtomicBool::new(false),

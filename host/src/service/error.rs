@@ -1,6 +1,7 @@
 //! The service's error kind: what went wrong, in terms the API can answer
 //! without knowing how adapters run.
 
+use crate::registry::DeployError;
 use crate::runtime::{AdapterError, CallError};
 use crate::store::StoreError;
 
@@ -166,6 +167,13 @@ pub enum ServiceError {
     /// later.
     #[error("the database is unavailable: {0}")]
     StoreUnavailable(String),
+    /// An uploaded adapter would be refused; the text says why. Nothing
+    /// changed.
+    #[error("{0}")]
+    AdapterRefused(String),
+    /// No adapter file has this name.
+    #[error("{0}")]
+    NoSuchAdapter(String),
     /// A bug or an unexpected failure inside the host.
     #[error("internal error: {0}")]
     Internal(String),
@@ -180,6 +188,19 @@ impl From<StoreError> for ServiceError {
             Self::InvalidRequest("a value in the request cannot be stored".into())
         } else {
             Self::Store(error)
+        }
+    }
+}
+
+impl From<DeployError> for ServiceError {
+    fn from(error: DeployError) -> Self {
+        match error {
+            DeployError::BadName(_) => Self::InvalidRequest(error.to_string()),
+            DeployError::OperatorFile(_)
+            | DeployError::Refused(_)
+            | DeployError::Claimed { .. } => Self::AdapterRefused(error.to_string()),
+            DeployError::NotFound(_) => Self::NoSuchAdapter(error.to_string()),
+            DeployError::Io { .. } => Self::Internal(error.to_string()),
         }
     }
 }

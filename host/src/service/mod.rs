@@ -17,7 +17,7 @@ mod message_log;
 pub mod model;
 mod session;
 
-pub use crate::registry::{AdapterStatus, FileStatus};
+pub use crate::registry::{AdapterStatus, Deployed, FileStatus};
 pub use crate::runtime::Operation;
 pub use crate::store::User;
 pub use crate::store::{ReplicaRecord, ServedAdapter};
@@ -121,6 +121,23 @@ impl Service {
     /// Every adapter file and where it stands, for operators.
     pub fn adapter_statuses(&self) -> Vec<AdapterStatus> {
         self.registry.statuses()
+    }
+
+    /// Check an uploaded adapter as `switchboard check` would and, if it
+    /// would serve, write it (and `config`, its operator file) into the
+    /// plugins directory as `<name>.wasm`, where it loads.
+    pub async fn deploy_adapter(
+        &self,
+        name: &str,
+        component: Vec<u8>,
+        config: Option<String>,
+    ) -> Result<Deployed, ServiceError> {
+        Ok(self.registry.deploy(name, component, config).await?)
+    }
+
+    /// Remove `<name>.wasm` (and its operator file); it unloads.
+    pub fn remove_adapter(&self, name: &str) -> Result<(), ServiceError> {
+        Ok(self.registry.undeploy(name)?)
     }
 
     /// Components compiled (not taken from the artifact cache) since start.

@@ -7,6 +7,7 @@ mod auth;
 mod call_log;
 mod contract;
 mod crash;
+mod deploy;
 mod guest_languages;
 mod hostile;
 mod hostile_input;
