@@ -124,6 +124,12 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_HEARTBEAT_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub heartbeat_interval: Duration,
 
+    /// PostgreSQL: how often this replica looks for adapters deployed to the
+    /// fleet through another replica, besides hearing of each at once
+    /// (`LISTEN`), in case it missed the announcement.
+    #[arg(long, env = "SWITCHBOARD_DEPLOYMENT_CHECK_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub deployment_check_interval: Duration,
+
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
@@ -287,6 +293,9 @@ impl Config {
         }
         if self.heartbeat_interval.is_zero() {
             return bad("--heartbeat-interval must be greater than 0");
+        }
+        if self.deployment_check_interval.is_zero() {
+            return bad("--deployment-check-interval must be greater than 0");
         }
         if self.database_pool_size < 2 {
             // A refresh holds one connection for its lock and uses another.

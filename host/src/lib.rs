@@ -93,6 +93,11 @@ pub async fn serve(
     .context("creating the artifact cache")?;
     let egress = config.sandbox.egress_client()?;
     let runtime = Runtime::new(&config.sandbox, store.clone(), egress.clone(), Some(cache))?;
+    // What the fleet deployed while this replica was away, in place before
+    // the adapters load.
+    if let Err(e) = service::sync_deployments(store.as_ref(), &config.plugins_dir).await {
+        tracing::warn!(error = %e, "applying the fleet's adapter deployments at start-up");
+    }
     let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (registry, _watcher) = Registry::start(
         runtime,
@@ -120,6 +125,11 @@ pub async fn serve(
         options,
     );
     let heartbeats = tokio::spawn(heartbeat(service.clone(), config.heartbeat_interval));
+    let deployments = tokio::spawn(service::follow_deployments(
+        store.clone(),
+        config.plugins_dir.clone(),
+        config.deployment_check_interval,
+    ));
 
     let limits = HttpOptions {
         body_bytes: config.body_limit,
@@ -155,6 +165,7 @@ pub async fn serve(
         } => tracing::warn!(?grace, "grace period over; dropping unfinished requests"),
     }
     heartbeats.abort();
+    deployments.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
     }

@@ -169,7 +169,7 @@ pub(super) async fn remove(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    state.service.remove_adapter(&name)?;
+    state.service.remove_adapter(&name).await?;
     Ok(Json(
         json!({ "successful": true, "file": format!("{name}.wasm") }),
     ))

@@ -1,9 +1,11 @@
 //! Adapters deployed through the admin API (`switchboard deploy`): an
 //! upload is checked as `switchboard check` checks a file, by the server's
-//! own runtime and limits, and only then written into the plugins
-//! directory, atomically (a temp file, then a rename), where the watcher
-//! loads it like any other change. A refused upload changes nothing.
-//! Removing one deletes its files the same way.
+//! own runtime and limits ([`Registry::check_upload`]), and only then
+//! written into the plugins directory, atomically (a temp file, then a
+//! rename: [`install`]), where the watcher loads it like any other change.
+//! A refused upload changes nothing. [`uninstall`] removes one the same
+//! way. Replicas of a fleet install what another accepted (the service's
+//! `deploys`).
 
 use super::Registry;
 use super::operator_file::{self, OperatorFileError};
@@ -78,27 +80,26 @@ fn check_name(name: &str) -> Result<(), DeployError> {
 
 impl Registry {
     /// Check `component` (with `config` as its operator file, or else the
-    /// one already beside it) and, if it would serve, write it to
-    /// `<plugins>/<name>.wasm` (and `config` to `<name>.toml`).
-    pub async fn deploy(
+    /// one already beside it) as it would load here as `<name>.wasm`: what
+    /// it is, or why it would be refused. Nothing is written.
+    pub async fn check_upload(
         &self,
         name: &str,
-        component: Vec<u8>,
-        config: Option<String>,
+        component: &[u8],
+        config: Option<&str>,
     ) -> Result<Deployed, DeployError> {
         check_name(name)?;
         let file = self.dir.join(format!("{name}.wasm"));
-        let operator_file = self.dir.join(format!("{name}.toml"));
-        let settings = match &config {
+        let settings = match config {
             Some(text) => operator_file::parse(text, |var| std::env::var(var).ok(), &self.dir)?,
-            None => operator_file::read(&operator_file).await?,
+            None => operator_file::read(&file.with_extension("toml")).await?,
         };
-        let sha256 = hex::encode(Sha256::digest(&component));
+        let sha256 = hex::encode(Sha256::digest(component));
         // The load the watcher will make, made now: same runtime, limits and
         // settings; its compiled artifact is cached for that load.
         let (adapter, _) = self
             .runtime
-            .load(component.clone(), &sha256, settings.runtime)
+            .load(component.to_vec(), &sha256, settings.runtime)
             .await?;
         let manifest = adapter.manifest();
         if let Some(holder) = self.get(&manifest.platform)
@@ -109,13 +110,6 @@ impl Registry {
                 file: file_name(&holder.file),
             });
         }
-        // The operator file first: a load the component's rename starts
-        // then reads both new.
-        if let Some(text) = &config {
-            write_atomically(&operator_file, text.as_bytes())?;
-        }
-        write_atomically(&file, &component)?;
-        tracing::info!(file = %file.display(), platform = %manifest.platform, version = %manifest.version, %sha256, "adapter deployed");
         Ok(Deployed {
             file: file_name(&file),
             platform: manifest.platform.clone(),
@@ -124,28 +118,65 @@ impl Registry {
         })
     }
 
-    /// Remove `<plugins>/<name>.wasm` and its operator file; the watcher
-    /// unloads it.
-    pub fn undeploy(&self, name: &str) -> Result<(), DeployError> {
-        check_name(name)?;
-        let file = self.dir.join(format!("{name}.wasm"));
-        match std::fs::remove_file(&file) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(DeployError::NotFound(name.to_owned()));
-            }
-            Err(error) => return Err(io_error(&file, error)),
-        }
-        let operator_file = file.with_extension("toml");
-        match std::fs::remove_file(&operator_file) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                tracing::warn!(file = %operator_file.display(), error = %e, "removing an operator file");
-            }
-            _ => {}
-        }
-        tracing::info!(file = %file.display(), "adapter removed");
-        Ok(())
+    /// The plugins directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
+}
+
+/// Write `component` to `<dir>/<name>.wasm`, and `config` (when given) to
+/// `<name>.toml`: each through a temp file beside it (a name the watcher
+/// ignores) and a rename, the operator file first, so that the load the
+/// component's rename starts reads both new.
+pub fn install(
+    dir: &Path,
+    name: &str,
+    component: &[u8],
+    config: Option<&str>,
+) -> Result<(), DeployError> {
+    check_name(name)?;
+    let file = dir.join(format!("{name}.wasm"));
+    if let Some(text) = config {
+        write_atomically(&file.with_extension("toml"), text.as_bytes())?;
+    }
+    write_atomically(&file, component)?;
+    tracing::info!(file = %file.display(), sha256 = %hex::encode(Sha256::digest(component)), "adapter deployed");
+    Ok(())
+}
+
+/// Remove `<dir>/<name>.wasm` and its operator file; the watcher unloads
+/// it. [`DeployError::NotFound`] when there is no such file.
+pub fn uninstall(dir: &Path, name: &str) -> Result<(), DeployError> {
+    check_name(name)?;
+    let file = dir.join(format!("{name}.wasm"));
+    match std::fs::remove_file(&file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(DeployError::NotFound(name.to_owned()));
+        }
+        Err(error) => return Err(io_error(&file, error)),
+    }
+    let operator_file = file.with_extension("toml");
+    match std::fs::remove_file(&operator_file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!(file = %operator_file.display(), error = %e, "removing an operator file");
+        }
+        _ => {}
+    }
+    tracing::info!(file = %file.display(), "adapter removed");
+    Ok(())
+}
+
+/// What `<dir>/<name>.wasm` and its operator file hold now: the
+/// component's hex sha256 and the operator file's text (`None` for a file
+/// that is not there).
+pub fn installed(dir: &Path, name: &str) -> (Option<String>, Option<String>) {
+    let file = dir.join(format!("{name}.wasm"));
+    let sha256 = std::fs::read(&file)
+        .ok()
+        .map(|bytes| hex::encode(Sha256::digest(bytes)));
+    let config = std::fs::read_to_string(file.with_extension("toml")).ok();
+    (sha256, config)
 }
 
 fn file_name(path: &Path) -> String {

@@ -31,7 +31,7 @@ mod rules;
 mod status;
 pub mod watch;
 
-pub use deploy::{DeployError, Deployed};
+pub use deploy::{DeployError, Deployed, install, installed, uninstall};
 pub use load::LoadFailure;
 pub use operator_file::{
     AdapterSettings, OAuthApp, OperatorFileError, TokenEndpointAuth, read as read_operator_file,

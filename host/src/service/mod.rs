@@ -9,6 +9,7 @@
 mod auth;
 mod call_log;
 mod contact;
+mod deploys;
 mod error;
 mod fleet;
 mod lease;
@@ -23,6 +24,7 @@ pub use crate::store::User;
 pub use crate::store::{ReplicaRecord, ServedAdapter};
 pub use auth::{Login, OAuthCallback};
 pub use call_log::{CallLogUpdate, CreateOutcome, LogLookup, NewCallLog, UpdateOutcome};
+pub use deploys::{follow as follow_deployments, sync_deployments};
 pub use error::{AdapterFailure, ServiceError};
 pub use fleet::{Fleet, Replica, Skew};
 pub use message_log::{MessageLogOutcome, NewMessageLog};
@@ -121,23 +123,6 @@ impl Service {
     /// Every adapter file and where it stands, for operators.
     pub fn adapter_statuses(&self) -> Vec<AdapterStatus> {
         self.registry.statuses()
-    }
-
-    /// Check an uploaded adapter as `switchboard check` would and, if it
-    /// would serve, write it (and `config`, its operator file) into the
-    /// plugins directory as `<name>.wasm`, where it loads.
-    pub async fn deploy_adapter(
-        &self,
-        name: &str,
-        component: Vec<u8>,
-        config: Option<String>,
-    ) -> Result<Deployed, ServiceError> {
-        Ok(self.registry.deploy(name, component, config).await?)
-    }
-
-    /// Remove `<name>.wasm` (and its operator file); it unloads.
-    pub fn remove_adapter(&self, name: &str) -> Result<(), ServiceError> {
-        Ok(self.registry.undeploy(name)?)
     }
 
     /// Components compiled (not taken from the artifact cache) since start.

@@ -102,6 +102,17 @@ pub enum StoreHealth {
     Down(String),
 }
 
+/// An adapter deployed through the admin API, as the replicas share it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// The file's stem: it is `<name>.wasm` on every replica.
+    pub name: String,
+    /// Hex sha256 of its component; `None` once it was removed.
+    pub sha256: Option<String>,
+    /// Its operator file, when one was uploaded with it.
+    pub config: Option<String>,
+}
+
 /// A store's connections at one moment, for the metrics endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStats {
@@ -389,6 +400,25 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Drop replica `id` from the fleet (it is shutting down).
     async fn leave_fleet(&self, id: &str) -> Result<()>;
+
+    /// Share `deployment` with every replica (`component` is its bytes;
+    /// `None` when it was removed), and tell them. A store one process owns
+    /// shares nothing.
+    async fn save_deployment(
+        &self,
+        deployment: &Deployment,
+        component: Option<&[u8]>,
+    ) -> Result<()>;
+
+    /// Every deployment shared (empty where none are).
+    async fn deployments(&self) -> Result<Vec<Deployment>>;
+
+    /// The component of deployment `name`, unless it was removed.
+    async fn deployment_component(&self, name: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Resolves when a replica may have changed a deployment; never where
+    /// none are shared. One waiter at a time.
+    async fn deployment_changed(&self);
 
     /// Whether the database answers now.
     async fn health(&self) -> StoreHealth;

@@ -4,8 +4,8 @@
 //! the same way and neither carries timing code of its own.
 
 use super::{
-    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, Database, OAuthTokens,
-    PoolStats, ReplicaRecord, Reservation, Result, Store, StoreHealth, User, UserLock,
+    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, Database, Deployment,
+    OAuthTokens, PoolStats, ReplicaRecord, Reservation, Result, Store, StoreHealth, User, UserLock,
 };
 use crate::kv::{AdapterKv, KvWrites};
 use crate::telemetry::StoreMetrics;
@@ -159,6 +159,28 @@ impl Store for Timed {
 
     async fn leave_fleet(&self, id: &str) -> Result<()> {
         self.time("leave_fleet", self.inner.leave_fleet(id)).await
+    }
+
+    async fn save_deployment(
+        &self,
+        deployment: &Deployment,
+        component: Option<&[u8]>,
+    ) -> Result<()> {
+        let save = self.inner.save_deployment(deployment, component);
+        self.time("save_deployment", save).await
+    }
+
+    async fn deployments(&self) -> Result<Vec<Deployment>> {
+        self.time("deployments", self.inner.deployments()).await
+    }
+
+    async fn deployment_component(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let component = self.inner.deployment_component(name);
+        self.time("deployment_component", component).await
+    }
+
+    async fn deployment_changed(&self) {
+        self.inner.deployment_changed().await;
     }
 
     async fn health(&self) -> StoreHealth {

@@ -1,6 +1,7 @@
 //! One-command deploys: `switchboard deploy` and `undeploy` (the CLI's own
 //! upload) against `PUT` and `DELETE /admin/adapters/{name}`, under
-//! traffic; and uploads the server refuses, which change nothing.
+//! traffic; uploads the server refuses, which change nothing; and a deploy
+//! reaching every replica on one PostgreSQL.
 
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -9,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use switchboard::cli::DeployArgs;
-use switchboard_tests::{ADMIN_TOKEN, Dirs, TestServer, artifacts, create_body};
+use switchboard_tests::{
+    ADMIN_TOKEN, DEADLINE, Dirs, Postgres, TestServer, artifacts, create_body, wait_until,
+};
 
 fn token() -> SecretString {
     ADMIN_TOKEN.into()
@@ -256,4 +259,120 @@ async fn a_refused_upload_changes_nothing() {
         still.body
     );
     server.stop().await;
+}
+
+/// Whether `entry` (an admin list entry) serves `sha256`.
+fn serves(sha256: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |e| e["status"] == "serving" && e["sha256"] == sha256
+}
+
+/// Two replicas on one PostgreSQL: a deploy through one reaches the other
+/// at once (the periodic look is an hour away, so only the notification
+/// can bring it), the fleet view shows both serving it, a replica started
+/// later has it before it serves, and a removal through any replica
+/// reaches them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_reaches_every_replica_and_one_started_later() {
+    let pg = Postgres::start();
+    let mut args = pg.server_args();
+    args.extend(
+        [
+            "--deployment-check-interval",
+            "1h",
+            "--heartbeat-interval",
+            "200ms",
+        ]
+        .map(str::to_owned),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let dirs = [
+        Dirs::with_adapters(&[artifacts::TESTCRM]),
+        Dirs::with_adapters(&[artifacts::TESTCRM]),
+        Dirs::with_adapters(&[artifacts::TESTCRM]),
+    ];
+    let a = TestServer::start(&dirs[0], &args).await;
+    let b = TestServer::start(&dirs[1], &args).await;
+    let uploads = tempfile::tempdir().unwrap();
+    let v2 = named_versioned(&uploads, artifacts::VERSIONED_V2);
+    let config = uploads.path().join("versioned.toml");
+    std::fs::write(&config, "[limits]\nmax_requests = 7\n").unwrap();
+    let sha256 = |path: &std::path::Path| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+    };
+
+    let mut deploy = upload(&v2);
+    deploy.config = Some(config.clone());
+    switchboard::cli::deploy(&a.base, &token(), &deploy)
+        .await
+        .unwrap();
+    let v2_sha = sha256(&v2);
+    b.wait_for_file("versioned.wasm", serves(&v2_sha)).await;
+    assert_eq!(
+        std::fs::read_to_string(dirs[1].plugins.join("versioned.toml")).unwrap(),
+        "[limits]\nmax_requests = 7\n",
+        "the operator file travels with it"
+    );
+    let token_b = b.login("versioned", "k").await;
+    let created = b
+        .create(&token_b, &create_body("fleet-1", json!(1), ""))
+        .await;
+    assert!(
+        created.body["logId"]
+            .as_str()
+            .unwrap()
+            .starts_with("2.0.0:"),
+        "{}",
+        created.body
+    );
+
+    // The fleet view: both replicas serve those bytes.
+    wait_until(DEADLINE, async || {
+        let view = a.admin_get("/admin/replicas").await.body;
+        let serving = view["replicas"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| {
+                r["adapters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|s| s["platform"] == "versioned" && s["sha256"] == v2_sha.as_str())
+            })
+            .count();
+        if serving == 2 {
+            Ok(())
+        } else {
+            Err(format!(
+                "both replicas serving {v2_sha} in the fleet view; got {view}"
+            ))
+        }
+    })
+    .await;
+
+    // A replica started later has it before it reports ready.
+    let c = TestServer::start(&dirs[2], &args).await;
+    let entry = c
+        .admin_entry("versioned.wasm")
+        .await
+        .expect("versioned on c");
+    assert!(serves(&v2_sha)(&entry), "{entry}");
+
+    // A removal through b reaches a and c.
+    switchboard::cli::undeploy(&b.base, &token(), "versioned")
+        .await
+        .unwrap();
+    for server in [&a, &c] {
+        server
+            .wait_for_file("versioned.wasm", |e| e["status"] == "unloaded")
+            .await;
+    }
+    for dir in &dirs {
+        assert!(!dir.plugins.join("versioned.wasm").exists());
+        assert!(!dir.plugins.join("versioned.toml").exists());
+    }
+    for server in [a, b, c] {
+        server.stop().await;
+    }
 }

@@ -450,3 +450,24 @@ async fn span_tree(collector: &OtlpReceiver, trace_id: &str) -> SpanTree {
     })
     .await
 }
+
+/// A collector nobody answers at costs the requests nothing: they are
+/// answered as ever, and the spans are dropped (with a warning in the log).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_collector_fails_no_request() {
+    let dirs = Dirs::with_adapters(&[artifacts::TESTCRM]);
+    // A port that was free a moment ago: nothing listens there.
+    let nowhere = format!("http://{}", free_address());
+    let server = ChildServer::start(&dirs, &["--otlp-endpoint", &nowhere]).await;
+    let token = server.login("testCRM", "k").await;
+    for n in 0..20 {
+        let created = server
+            .post(
+                &format!("/callLog?jwtToken={token}"),
+                &create_body(&format!("unexported-{n}"), json!(1), ""),
+            )
+            .await;
+        assert_eq!(created["successful"], true, "{created}");
+    }
+    assert_eq!(server.find(&token, "unexported-19").await["matched"], true);
+}

@@ -17,10 +17,14 @@
 //!   [`StoreError::is_unavailable`] and answered `STORE_UNAVAILABLE`. The
 //!   pool reconnects by itself once the database is back.
 //!
-//! The rooms: [`users`], [`call_logs`], [`kv`] and [`fleet`] (the
-//! replicas' heartbeats).
+//! - **Adapters deployed through the admin API** are shared with every
+//!   replica, each told by a `LISTEN` ([`deployments`]).
+//!
+//! The rooms: [`users`], [`call_logs`], [`kv`], [`fleet`] (the replicas'
+//! heartbeats) and [`deployments`].
 
 mod call_logs;
+mod deployments;
 mod fleet;
 mod kv;
 mod message_logs;
@@ -31,8 +35,8 @@ use super::credentials::{SEALING_KEY_IDS, key_mismatch};
 use super::sealed::Sealer;
 use super::user_cache::UserCache;
 use super::{
-    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, OAuthTokens, PoolStats,
-    ReplicaRecord, Reservation, Result, Store, StoreHealth, User, UserLock,
+    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, Deployment, OAuthTokens,
+    PoolStats, ReplicaRecord, Reservation, Result, Store, StoreHealth, User, UserLock,
 };
 use crate::kv::KvWrites;
 use anyhow::Context as _;
@@ -75,6 +79,8 @@ pub struct PgStore {
     users: Arc<UserCache>,
     replica: String,
     lease: Duration,
+    /// Woken when a replica changed a deployment (`deployments`).
+    deployments_changed: Arc<tokio::sync::Notify>,
 }
 
 impl PgStore {
@@ -106,6 +112,7 @@ impl PgStore {
             users,
             replica: options.replica_id.clone(),
             lease: options.lease,
+            deployments_changed: Arc::default(),
         };
         let key_ids: Vec<String> = sqlx::query_scalar(SEALING_KEY_IDS)
             .fetch_all(&store.pool)
@@ -113,7 +120,12 @@ impl PgStore {
         if let Some(message) = key_mismatch(&store.sealer, &key_ids) {
             anyhow::bail!(message);
         }
-        user_changes::follow(connect, store.pool.clone(), store.users.clone());
+        user_changes::follow(connect.clone(), store.pool.clone(), store.users.clone());
+        deployments::follow(
+            connect,
+            store.pool.clone(),
+            store.deployments_changed.clone(),
+        );
         Ok(store)
     }
 }
@@ -242,6 +254,26 @@ impl Store for PgStore {
             Ok(_) => StoreHealth::Up,
             Err(e) => StoreHealth::Down(e.to_string()),
         }
+    }
+
+    async fn save_deployment(
+        &self,
+        deployment: &Deployment,
+        component: Option<&[u8]>,
+    ) -> Result<()> {
+        self.write_deployment(deployment, component).await
+    }
+
+    async fn deployments(&self) -> Result<Vec<Deployment>> {
+        self.read_deployments().await
+    }
+
+    async fn deployment_component(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.read_deployment_component(name).await
+    }
+
+    async fn deployment_changed(&self) {
+        self.deployments_changed.notified().await;
     }
 
     fn pool(&self) -> PoolStats {

@@ -23,24 +23,38 @@ const RETRY: Duration = Duration::from_secs(1);
 /// Keep `cache` in step with the database `connect` reaches, until `pool`
 /// (the store's) is closed.
 pub(super) fn follow(connect: PgConnectOptions, pool: PgPool, cache: Arc<UserCache>) {
+    tokio::spawn(async move {
+        let listening = cache.clone();
+        while_open(connect, pool, async move |own| {
+            keep_in_step(&own, &listening).await
+        })
+        .await;
+        cache.set_on(false);
+    });
+}
+
+/// Run `work` on a one-connection pool of its own, the listener's, until
+/// `pool` (the store's) is closed.
+pub(super) async fn while_open(
+    connect: PgConnectOptions,
+    pool: PgPool,
+    work: impl AsyncFnOnce(PgPool),
+) {
     let own = PgPoolOptions::new()
         .max_connections(1)
         .connect_lazy_with(connect);
-    tokio::spawn(async move {
-        tokio::select! {
-            () = pool.close_event() => {}
-            () = keep_in_step(&own, &cache) => {}
-        }
-        cache.set_on(false);
-        own.close().await;
-    });
+    tokio::select! {
+        () = pool.close_event() => {}
+        () = work(own.clone()) => {}
+    }
+    own.close().await;
 }
 
 /// Listen, and forget what changes, for ever; after each failure, turn the
 /// cache off and listen again.
 async fn keep_in_step(own: &PgPool, cache: &UserCache) {
     loop {
-        match listen(own).await {
+        match listen(own, CHANNEL).await {
             Ok(mut listener) => {
                 cache.set_on(true);
                 let why = forget_changed(&mut listener, cache).await;
@@ -56,12 +70,12 @@ async fn keep_in_step(own: &PgPool, cache: &UserCache) {
     }
 }
 
-/// A listener on [`CHANNEL`] that reports a lost connection instead of
+/// A listener on `channel` that reports a lost connection instead of
 /// reconnecting by itself.
-async fn listen(pool: &PgPool) -> sqlx::Result<PgListener> {
+pub(super) async fn listen(pool: &PgPool, channel: &str) -> sqlx::Result<PgListener> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.eager_reconnect(false);
-    listener.listen(CHANNEL).await?;
+    listener.listen(channel).await?;
     Ok(listener)
 }
 

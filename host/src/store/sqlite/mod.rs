@@ -31,8 +31,8 @@ use super::sealed::Sealer;
 use super::user_cache::UserCache;
 use super::writer::Writer;
 use super::{
-    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, OAuthTokens, PoolStats,
-    ReplicaRecord, Reservation, Result, Store, StoreHealth, User, UserLock,
+    CallLogKey, CallLogRow, ConversationKey, ConversationReservation, Deployment, OAuthTokens,
+    PoolStats, ReplicaRecord, Reservation, Result, Store, StoreHealth, User, UserLock,
 };
 use crate::kv::KvWrites;
 use anyhow::Context as _;
@@ -221,6 +221,23 @@ impl Store for SqliteStore {
             Ok(()) => StoreHealth::Up,
             Err(e) => StoreHealth::Down(e.to_string()),
         }
+    }
+
+    /// One process owns the file: there is no fleet to share with.
+    async fn save_deployment(&self, _: &Deployment, _: Option<&[u8]>) -> Result<()> {
+        Ok(())
+    }
+
+    async fn deployments(&self) -> Result<Vec<Deployment>> {
+        Ok(Vec::new())
+    }
+
+    async fn deployment_component(&self, _: &str) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    async fn deployment_changed(&self) {
+        std::future::pending().await
     }
 
     /// The writer's connection and the readers'.
