@@ -115,6 +115,7 @@ pub async fn serve(
         details_concurrency: config.details_concurrency,
         refresh_margin: config.oauth_refresh_margin,
         log_id_cache: config.log_id_cache,
+        ready_when: config.ready_when,
     };
     let service = Service::new(
         store.clone(),

@@ -136,6 +136,7 @@ fn login_error(credential: &'static str) -> impl Fn(ServiceError) -> ApiError {
             "ADAPTER_UNAVAILABLE",
             format!("Unknown platform {platform}: no adapter serves it"),
         ),
+        error @ ServiceError::AdapterLoading(_) => error.into(),
         ServiceError::Adapter {
             platform,
             failure: AdapterFailure::Unauthorized(_),
@@ -222,7 +223,12 @@ pub(super) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
     };
     (
         code,
-        Json(json!({ "status": status, "store": store, "adapters": adapters })),
+        Json(json!({
+            "status": status,
+            "store": store,
+            "adapters": adapters,
+            "files": health.files,
+        })),
     )
 }
 

@@ -125,6 +125,13 @@ impl From<ServiceError> for ApiError {
                 "ADAPTER_UNAVAILABLE",
                 format!("No adapter is available for platform {platform}"),
             ),
+            ServiceError::AdapterLoading(platform) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ADAPTER_LOADING",
+                format!(
+                    "Adapters are still loading; none serves {platform} yet. Try again shortly"
+                ),
+            ),
             ServiceError::Adapter { platform, failure } => adapter_failure(&platform, &failure),
             ServiceError::InvalidRequest(message) => Self::bad_request(message),
             ServiceError::OAuthNotConfigured(platform) => Self::new(

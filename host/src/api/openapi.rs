@@ -113,6 +113,8 @@ pub(super) enum ErrorCode {
     StoreUnavailable,
     /// No adapter serves the platform.
     AdapterUnavailable,
+    /// Adapters are still loading, and none serves the platform yet.
+    AdapterLoading,
     /// The adapter took too long.
     AdapterTimeout,
     /// The adapter crashed.
@@ -353,6 +355,18 @@ pub(super) struct ServingAdapter {
     version: String,
 }
 
+/// `/healthz`'s count of adapter files.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(super) struct FileCountsReply {
+    /// Serving their platform.
+    loaded: usize,
+    /// Not loaded or refused yet.
+    loading: usize,
+    /// Refused.
+    refused: usize,
+}
+
 /// `GET /healthz`.
 #[derive(Debug, Serialize, ToSchema)]
 #[allow(dead_code)]
@@ -361,6 +375,7 @@ pub(super) struct HealthReply {
     status: String,
     store: StoreHealth,
     adapters: Vec<ServingAdapter>,
+    files: FileCountsReply,
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::rules::{self, Decision};
 use super::{Event, FileState, LoadFailure, LoadedAdapter, Registry};
 use crate::runtime::cache::CacheOutcome;
 use crate::telemetry::{self, LoadResult};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -22,28 +22,33 @@ impl Registry {
         initial: Vec<PathBuf>,
         compile_slots: Arc<Semaphore>,
     ) {
-        // Start-up: load everything, then apply in a fixed order so the
-        // duplicate-platform rule does not depend on which compiled first.
-        let mut pending: BTreeMap<PathBuf, Result<Box<LoadedAdapter>, LoadFailure>> =
-            BTreeMap::new();
+        // Start-up: load everything, and apply each result as soon as the
+        // duplicate-platform rule can no longer depend on which compiled
+        // first (`rules::applicable_at_startup`), so a platform serves while
+        // slower files still compile.
+        let mut loading: BTreeSet<PathBuf> = initial.iter().cloned().collect();
+        let mut done: BTreeMap<PathBuf, Result<Box<LoadedAdapter>, LoadFailure>> = BTreeMap::new();
         let mut deferred = Vec::new();
         for file in &initial {
             self.begin_load(file.clone(), &compile_slots);
         }
-        while pending.len() < initial.len() {
-            match events.recv().await {
-                Some(Event::Loaded { file, result, .. })
-                    if initial.contains(&file) && !pending.contains_key(&file) =>
-                {
-                    pending.insert(file, result);
+        while !loading.is_empty() || !done.is_empty() {
+            if !loading.is_empty() {
+                match events.recv().await {
+                    Some(Event::Loaded { file, result, .. }) if loading.contains(&file) => {
+                        loading.remove(&file);
+                        done.insert(file, result);
+                    }
+                    Some(Event::Shutdown) | None => return,
+                    Some(event) => deferred.push(event),
                 }
-                Some(Event::Shutdown) | None => return,
-                Some(event) => deferred.push(event),
             }
-        }
-        for (file, result) in rules::startup_order(pending) {
-            let generation = self.generation(&file);
-            self.apply(file, generation, result);
+            for file in rules::applicable_at_startup(&done, &loading) {
+                if let Some(result) = done.remove(&file) {
+                    let generation = self.generation(&file);
+                    self.apply(file, generation, result);
+                }
+            }
         }
         self.ready.store(true, Ordering::Release);
         tracing::info!(adapters = self.serving.load().len(), "adapters loaded");

@@ -35,6 +35,7 @@ pub(super) async fn load_file(
     runtime: &Runtime,
     file: &Path,
 ) -> Result<LoadedAdapter, LoadFailure> {
+    let started = std::time::Instant::now();
     let bytes = tokio::fs::read(file).await.map_err(LoadFailure::Read)?;
     let path = file.with_extension("toml");
     let settings =
@@ -53,6 +54,7 @@ pub(super) async fn load_file(
         file: file.to_owned(),
         sha256,
         loaded_at: SystemTime::now(),
+        load_time: started.elapsed(),
         cache,
         settings,
     })

@@ -16,8 +16,10 @@
 //! file serving it. At start-up a file named for its platform
 //! (`testcrm.wasm` for `testCRM`, case ignored) wins, then the first by file
 //! name, so a file whose manifest lies about its platform cannot take it over
-//! by sorting first. When the serving file is removed, the first refused
-//! claimant by file name is loaded again.
+//! by sorting first. A platform serves as soon as the rule is settled for
+//! it (at once for a file named for its platform), while slower files still
+//! compile. When the serving file is removed, the first refused claimant by
+//! file name is loaded again.
 //!
 //! What the operator sees of each file is [`AdapterStatus`] (`status`).
 //! Files uploaded through the admin API are checked and written into the
@@ -36,7 +38,7 @@ pub use load::LoadFailure;
 pub use operator_file::{
     AdapterSettings, OAuthApp, OperatorFileError, TokenEndpointAuth, read as read_operator_file,
 };
-pub use status::{AdapterStatus, FileStatus};
+pub use status::{AdapterStatus, FileCounts, FileStatus};
 
 use crate::runtime::cache::CacheOutcome;
 use crate::runtime::{Adapter, Runtime};
@@ -59,6 +61,10 @@ pub struct LoadedAdapter {
     pub sha256: String,
     /// When it was loaded.
     pub loaded_at: SystemTime,
+    /// How long its load took: reading, compiling or taking it from the
+    /// cache, instantiating the manifest reader. Waiting for a compile slot
+    /// is not counted.
+    pub load_time: std::time::Duration,
     /// Whether this load compiled or came from the artifact cache.
     pub cache: CacheOutcome,
     /// The operator file's settings it was loaded with.
@@ -183,6 +189,11 @@ impl Registry {
             .iter()
             .map(|(path, state)| status::of(path, state))
             .collect()
+    }
+
+    /// How many files serve, are loading, and were refused.
+    pub fn file_counts(&self) -> FileCounts {
+        FileCounts::of(self.statuses().into_iter().map(|s| s.status))
     }
 
     /// Stop the task that applies changes. Serving adapters stay in place

@@ -5,7 +5,7 @@
 
 use super::operator_file::AdapterSettings;
 use super::{FileState, LoadFailure, LoadedAdapter};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
@@ -104,18 +104,47 @@ pub(super) fn named_for(file: &Path, platform: &str) -> bool {
         .is_some_and(|stem| platform.eq_ignore_ascii_case(stem))
 }
 
-/// The order start-up results are applied in: files named for their
-/// platform first, then by file name (the map's order; the sort is stable).
-pub(super) fn startup_order(
-    results: BTreeMap<PathBuf, Result<Box<LoadedAdapter>, LoadFailure>>,
-) -> Vec<(PathBuf, Result<Box<LoadedAdapter>, LoadFailure>)> {
-    let mut ordered: Vec<_> = results.into_iter().collect();
-    ordered.sort_by_key(|(file, result)| {
-        !result
-            .as_ref()
-            .is_ok_and(|a| named_for(file, &a.adapter.manifest().platform))
-    });
-    ordered
+/// Which start-up results may be applied now, in the order to apply them,
+/// while the files in `loading` have not finished: the duplicate-platform
+/// rule must come out as if every result were applied at once, files named
+/// for their platform first, then by file name.
+///
+/// - A refused load claims nothing: it applies at once.
+/// - A file named for its platform (`testcrm.wasm` for `testCRM`) applies
+///   at once, unless a file before it by name, also named for that
+///   platform (`TestCRM.wasm`), is still loading.
+/// - Any other file waits for every file before it by name, and for any
+///   file named for its platform: one of those may claim it first.
+///
+/// So a file named for its platform serves as soon as it loads, however
+/// long the others take.
+pub(super) fn applicable_at_startup(
+    done: &BTreeMap<PathBuf, Result<Box<LoadedAdapter>, LoadFailure>>,
+    loading: &BTreeSet<PathBuf>,
+) -> Vec<PathBuf> {
+    let mut ready: Vec<(bool, &PathBuf)> = done
+        .iter()
+        .filter_map(|(file, result)| {
+            let Ok(loaded) = result else {
+                return Some((false, file));
+            };
+            let platform = &loaded.adapter.manifest().platform;
+            let named = named_for(file, platform);
+            let blocked = loading.iter().any(|other| {
+                let claims_by_name = named_for(other, platform);
+                if named {
+                    claims_by_name && other < file
+                } else {
+                    claims_by_name || other < file
+                }
+            });
+            (!blocked).then_some((!named, file))
+        })
+        .collect();
+    // Named for their platform first; then by name (the map's order; the
+    // sort is stable).
+    ready.sort_by_key(|(unnamed, _)| *unnamed);
+    ready.into_iter().map(|(_, file)| file.clone()).collect()
 }
 
 /// The file that gets `platform` back when its serving file is removed: the

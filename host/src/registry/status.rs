@@ -41,8 +41,12 @@ pub struct AdapterStatus {
     pub sha256: Option<String>,
     /// RFC 3339.
     pub loaded_at: Option<String>,
-    /// `hit` when the serving version came from the artifact cache.
+    /// `hit` when the serving version came from the artifact cache,
+    /// `compiled` when it was compiled.
     pub cache: Option<String>,
+    /// How long the serving version took to load, in milliseconds.
+    #[serde(default)]
+    pub load_ms: Option<u64>,
     /// Why the latest bytes (or operator file) of this file were refused.
     pub last_error: Option<String>,
     /// Calls to the serving version.
@@ -53,6 +57,33 @@ pub struct AdapterStatus {
     /// user's next one (`[runtime] reuse = "per-user"`; otherwise 0).
     #[serde(default)]
     pub kept_instances: u64,
+}
+
+/// How many adapter files stand where, for `/healthz`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCounts {
+    /// Serving their platform.
+    pub loaded: usize,
+    /// Seen, and their first load has not finished.
+    pub loading: usize,
+    /// Refused, with no version of them serving.
+    pub refused: usize,
+}
+
+impl FileCounts {
+    /// Count `statuses`; removed files are not counted.
+    pub fn of(statuses: impl IntoIterator<Item = FileStatus>) -> Self {
+        let mut counts = Self::default();
+        for status in statuses {
+            match status {
+                FileStatus::Serving => counts.loaded += 1,
+                FileStatus::Loading => counts.loading += 1,
+                FileStatus::Refused => counts.refused += 1,
+                FileStatus::Unloaded => {}
+            }
+        }
+        counts
+    }
 }
 
 /// The status of the file at `path`.
@@ -77,6 +108,7 @@ pub(super) fn of(path: &Path, state: &FileState) -> AdapterStatus {
         sha256: serving.map(|a| a.sha256.clone()),
         loaded_at: serving.map(|a| rfc3339(a.loaded_at)),
         cache: serving.map(|a| a.cache.as_str().to_owned()),
+        load_ms: serving.map(|a| u64::try_from(a.load_time.as_millis()).unwrap_or(u64::MAX)),
         last_error: state.last_error.clone(),
         calls: serving.map_or(0, |a| a.adapter.stats().calls.load(Ordering::Relaxed)),
         errors: serving.map_or(0, |a| a.adapter.stats().errors.load(Ordering::Relaxed)),

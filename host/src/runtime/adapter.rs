@@ -25,6 +25,8 @@ pub struct Adapter {
     pub(super) manifest: AdapterManifest,
     pub(super) wit_version: WitVersion,
     pub(super) needs: InstanceNeeds,
+    /// Keeps its compiled artifact in the cache while this version lives.
+    pub(super) _artifact: Option<super::cache::ArtifactPin>,
 }
 
 impl std::fmt::Debug for Adapter {

@@ -8,11 +8,21 @@
 //! the artifact was; an artifact whose digest does not match is corrupt, so
 //! it is deleted and recompiled, never deserialized. Both are written to a
 //! temp name and renamed into place. When the artifacts exceed the size cap,
-//! the least recently used are deleted.
+//! the least recently used are deleted, but never one an adapter version
+//! loaded in this process came from: each holds an [`ArtifactPin`] on its
+//! artifact for as long as it lives (serving, or finishing the requests
+//! that started on it). When the pinned artifacts alone exceed the cap,
+//! nothing of theirs is deleted, and one warning says how much they need.
+//! A pin's release marks its artifact used: a replaced version's artifact
+//! is the most recently used of the rest, so the last eviction takes, and a
+//! rollback to it stays a cache hit.
 
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -51,18 +61,74 @@ impl CacheOutcome {
     }
 }
 
+/// The artifacts in use in this process, with how many versions use each.
+type Pins = Arc<Mutex<HashMap<PathBuf, usize>>>;
+
+/// Keeps one artifact from eviction for as long as it lives; the adapter
+/// version loaded from the artifact holds it.
+#[derive(Debug)]
+pub struct ArtifactPin {
+    pins: Pins,
+    artifact: PathBuf,
+}
+
+impl ArtifactPin {
+    fn new(pins: &Pins, artifact: &Path) -> Self {
+        *pins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(artifact.to_owned())
+            .or_default() += 1;
+        Self {
+            pins: pins.clone(),
+            artifact: artifact.to_owned(),
+        }
+    }
+}
+
+impl Drop for ArtifactPin {
+    /// The last use of an artifact marks it used now: the version just
+    /// replaced is the last of the unused ones eviction takes.
+    fn drop(&mut self) {
+        let mut pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = pins.get_mut(&self.artifact) {
+            *count -= 1;
+            if *count == 0 {
+                pins.remove(&self.artifact);
+                mark_used(&self.artifact);
+            }
+        }
+    }
+}
+
+/// Set `artifact`'s modification time, which eviction orders by, to now.
+fn mark_used(artifact: &Path) {
+    if let Ok(file) = std::fs::File::options().append(true).open(artifact) {
+        let _ = file.set_modified(SystemTime::now());
+    }
+}
+
 /// The artifact cache directory and its size cap.
 #[derive(Debug, Clone)]
 pub struct ArtifactCache {
     dir: PathBuf,
     max_bytes: u64,
+    pins: Pins,
+    /// Whether the pinned artifacts alone were over the cap at the last
+    /// eviction (warned once until they fit again).
+    over: Arc<AtomicBool>,
 }
 
 impl ArtifactCache {
     /// The cache in `dir` (created if missing), holding at most `max_bytes`.
     pub fn new(dir: PathBuf, max_bytes: u64) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        Ok(Self { dir, max_bytes })
+        Ok(Self {
+            dir,
+            max_bytes,
+            pins: Pins::default(),
+            over: Arc::default(),
+        })
     }
 
     fn key(engine: &Engine, component_sha256: &str) -> String {
@@ -72,18 +138,23 @@ impl ArtifactCache {
     }
 
     /// The component for `bytes`: from the cache when a sound artifact is
-    /// there, else compiled and stored. Blocking: call it off the async runtime.
+    /// there, else compiled and stored; with the pin that keeps its
+    /// artifact while the component is in use (none when it could not be
+    /// cached). Blocking: call it off the async runtime.
     pub fn component(
         &self,
         engine: &Engine,
         bytes: &[u8],
         component_sha256: &str,
-    ) -> wasmtime::Result<(Component, CacheOutcome)> {
+    ) -> wasmtime::Result<(Component, CacheOutcome, Option<ArtifactPin>)> {
         let key = Self::key(engine, component_sha256);
         let artifact = self.dir.join(format!("{key}.cwasm"));
         let digest = self.dir.join(format!("{key}.sha256"));
         match self.load(engine, &artifact, &digest) {
-            Ok(Some(component)) => return Ok((component, CacheOutcome::Hit)),
+            Ok(Some(component)) => {
+                let pin = ArtifactPin::new(&self.pins, &artifact);
+                return Ok((component, CacheOutcome::Hit, Some(pin)));
+            }
             Ok(None) => {}
             Err(reason) => {
                 tracing::warn!(artifact = %artifact.display(), %reason, "discarding a bad cached artifact");
@@ -92,6 +163,9 @@ impl ArtifactCache {
             }
         }
         let compiled = engine.precompile_component(bytes)?;
+        // Pinned before it is written, so that another load's eviction never
+        // sees it unpinned.
+        let pin = ArtifactPin::new(&self.pins, &artifact);
         match self.store(&artifact, &digest, &compiled) {
             Ok(()) => {
                 // Served from the file just written, as a hit is: its code
@@ -106,7 +180,7 @@ impl ArtifactCache {
                 let mapped = unsafe { Component::deserialize_file(engine, &artifact) };
                 self.evict();
                 match mapped {
-                    Ok(component) => return Ok((component, CacheOutcome::Compiled)),
+                    Ok(component) => return Ok((component, CacheOutcome::Compiled, Some(pin))),
                     Err(error) => {
                         tracing::warn!(artifact = %artifact.display(), error = %format!("{error:#}"), "cannot map the artifact just cached");
                     }
@@ -116,11 +190,12 @@ impl ArtifactCache {
                 tracing::warn!(artifact = %artifact.display(), %error, "cannot write to the artifact cache");
             }
         }
+        drop(pin);
         // SAFETY: the bytes were produced by `precompile_component` on this
         // very engine a moment ago.
         #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize(engine, &compiled)? };
-        Ok((component, CacheOutcome::Compiled))
+        Ok((component, CacheOutcome::Compiled, None))
     }
 
     /// A cached component, `None` when there is none, or why the cached one
@@ -140,10 +215,7 @@ impl ArtifactCache {
         if hex::encode(Sha256::digest(&bytes)) != expected.trim() {
             return Err(CacheError::Digest);
         }
-        // Mark it recently used, for eviction.
-        if let Ok(file) = std::fs::File::options().append(true).open(artifact) {
-            let _ = file.set_modified(SystemTime::now());
-        }
+        mark_used(artifact);
         // SAFETY: the file is in the host's private cache directory, was
         // written by `precompile_component` for an engine with the same
         // compatibility hash (part of the key), and its contents were just
@@ -163,7 +235,8 @@ impl ArtifactCache {
         write(digest, hex::encode(Sha256::digest(compiled)).as_bytes())
     }
 
-    /// Delete least recently used artifacts until the total fits the cap.
+    /// Delete least recently used artifacts no adapter here uses until the
+    /// total fits the cap.
     fn evict(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
@@ -178,14 +251,32 @@ impl ArtifactCache {
             .collect();
         let mut total: u64 = artifacts.iter().map(|(_, len, _)| len).sum();
         artifacts.sort();
+        let pinned = self
+            .pins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         for (_, len, path) in artifacts {
             if total <= self.max_bytes {
                 break;
+            }
+            if pinned.contains_key(&path) {
+                continue;
             }
             tracing::info!(artifact = %path.display(), "evicting cached artifact");
             let _ = std::fs::remove_file(&path);
             let _ = std::fs::remove_file(path.with_extension("sha256"));
             total -= len;
+        }
+        let over = total > self.max_bytes;
+        if over && !self.over.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                needed_mib = total.div_ceil(1 << 20),
+                limit_mib = self.max_bytes >> 20,
+                "the loaded adapters' compiled artifacts alone exceed --cache-max-mib; none of them is evicted, so the cache holds more than its limit: raise it to at least the size needed"
+            );
+        } else if !over {
+            self.over.store(false, Ordering::Relaxed);
         }
     }
 }
@@ -210,16 +301,43 @@ mod tests {
         let dir = root.path().join("cache");
         let cache = ArtifactCache::new(dir.clone(), 1 << 30).expect("cache");
         let engine = Engine::default();
-        let (component, outcome) = cache
+        let (component, outcome, _pin) = cache
             .component(&engine, EMPTY_COMPONENT, "empty")
             .expect("compiles");
         assert_eq!(outcome, CacheOutcome::Compiled);
         // Mapped from the artifact, not a private copy of the compiled bytes.
         assert!(mapped_from(&dir), "the artifact is not mapped");
         drop(component);
-        let (_again, outcome) = cache
+        let (_again, outcome, _pin) = cache
             .component(&engine, EMPTY_COMPONENT, "empty")
             .expect("loads");
+        assert_eq!(outcome, CacheOutcome::Hit);
+    }
+
+    #[test]
+    fn eviction_passes_over_what_is_in_use() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("cache");
+        // A cap no artifact fits under: only pins keep one.
+        let cache = ArtifactCache::new(dir.clone(), 0).expect("cache");
+        let engine = Engine::default();
+        let cached = || {
+            std::fs::read_dir(&dir)
+                .expect("dir")
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+                })
+                .count()
+        };
+        let (_a, _, pin_a) = cache.component(&engine, EMPTY_COMPONENT, "a").expect("a");
+        let (_b, _, pin_b) = cache.component(&engine, EMPTY_COMPONENT, "b").expect("b");
+        assert_eq!(cached(), 2, "both in use, so both kept");
+        drop(pin_a);
+        let (_c, _, _pin_c) = cache.component(&engine, EMPTY_COMPONENT, "c").expect("c");
+        assert_eq!(cached(), 2, "a's evicted once unused; b and c kept");
+        assert!(pin_b.is_some());
+        let (_, outcome, _) = cache.component(&engine, EMPTY_COMPONENT, "b").expect("b");
         assert_eq!(outcome, CacheOutcome::Hit);
     }
 }

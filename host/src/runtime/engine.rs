@@ -115,17 +115,16 @@ impl Runtime {
         let sha = sha256.to_owned();
         // Reading the needs walks every section of the bytes: off the async
         // runtime too, before the compile it may spare.
-        let (component, outcome, needs) = tokio::task::spawn_blocking(move || {
+        let (component, outcome, artifact, needs) = tokio::task::spawn_blocking(move || {
             let needs = InstanceNeeds::of(&bytes);
             needs.check(&config)?;
-            let (component, outcome) = match cache {
+            let (component, outcome, artifact) = match cache {
                 Some(cache) => cache.component(&engine, &bytes, &sha),
-                None => {
-                    Component::from_binary(&engine, &bytes).map(|c| (c, CacheOutcome::Compiled))
-                }
+                None => Component::from_binary(&engine, &bytes)
+                    .map(|c| (c, CacheOutcome::Compiled, None)),
             }
             .map_err(LoadError::Compile)?;
-            Ok::<_, LoadError>((component, outcome, needs))
+            Ok::<_, LoadError>((component, outcome, artifact, needs))
         })
         .await??;
         if outcome == CacheOutcome::Compiled {
@@ -166,6 +165,7 @@ impl Runtime {
                 manifest,
                 wit_version,
                 needs,
+                _artifact: artifact,
             },
             outcome,
         ))

@@ -61,8 +61,12 @@ impl Service {
             config: None,
         };
         self.store.save_deployment(&removed, None).await?;
-        registry::uninstall(self.registry.dir(), name)?;
-        Ok(())
+        match registry::uninstall(self.registry.dir(), name) {
+            // This replica's own follower, told of the removal, may have
+            // removed the file first.
+            Ok(()) | Err(DeployError::NotFound(_)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
     }
 }
 

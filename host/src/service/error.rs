@@ -122,6 +122,10 @@ pub enum ServiceError {
     /// No adapter serves this platform now.
     #[error("no adapter serves platform {0:?}")]
     AdapterUnavailable(String),
+    /// No adapter serves this platform yet, and adapter files are still
+    /// loading: one of them may.
+    #[error("adapters are still loading; none serves platform {0:?} yet")]
+    AdapterLoading(String),
     /// The adapter call failed.
     #[error("adapter {platform}: {failure}")]
     Adapter {

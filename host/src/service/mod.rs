@@ -18,7 +18,7 @@ mod message_log;
 pub mod model;
 mod session;
 
-pub use crate::registry::{AdapterStatus, Deployed, FileStatus};
+pub use crate::registry::{AdapterStatus, Deployed, FileCounts, FileStatus};
 pub use crate::runtime::Operation;
 pub use crate::store::User;
 pub use crate::store::{ReplicaRecord, ServedAdapter};
@@ -30,6 +30,7 @@ pub use fleet::{Fleet, Replica, Skew};
 pub use message_log::{MessageLogOutcome, NewMessageLog};
 
 use crate::auth::JwtKeys;
+use crate::config::ReadyWhen;
 use crate::egress::EgressClient;
 use crate::registry::{LoadedAdapter, Registry};
 use crate::store::{Store, StoreHealth};
@@ -49,6 +50,7 @@ pub struct Service {
     details_concurrency: usize,
     logged: Arc<LoggedIds>,
     replica: Arc<Replica>,
+    ready_when: ReadyWhen,
 }
 
 /// How the service behaves, from the configuration.
@@ -61,13 +63,18 @@ pub struct ServiceOptions {
     /// How many completed `(user, session) → logId` mappings are kept in
     /// memory.
     pub log_id_cache: usize,
+    /// When a starting server reports ready.
+    pub ready_when: ReadyWhen,
 }
 
 /// Whether the server is ready, and which adapters serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Health {
-    /// The start-up load has finished.
+    /// Ready by `--ready-when`: the start-up load has finished, or (with
+    /// `any`) one adapter serves.
     pub ready: bool,
+    /// How many adapter files serve, are loading, and were refused.
+    pub files: FileCounts,
     /// `(platform, version)` of every serving adapter, by platform.
     pub adapters: Vec<(String, String)>,
     /// Why the database does not answer; `None` when it does.
@@ -95,6 +102,7 @@ impl Service {
             details_concurrency: options.details_concurrency,
             logged: Arc::new(LoggedIds::new(options.log_id_cache)),
             replica: Arc::new(replica),
+            ready_when: options.ready_when,
         }
     }
 
@@ -105,9 +113,15 @@ impl Service {
             StoreHealth::Up => None,
             StoreHealth::Down(reason) => Some(reason),
         };
+        let files = self.registry.file_counts();
+        let ready = match self.ready_when {
+            ReadyWhen::All => self.registry.is_ready(),
+            ReadyWhen::Any => self.registry.is_ready() || files.loaded > 0,
+        };
         Health {
             store_down,
-            ready: self.registry.is_ready(),
+            ready,
+            files,
             adapters: self
                 .registry
                 .list()
@@ -131,8 +145,13 @@ impl Service {
     }
 
     fn adapter(&self, platform: &str) -> Result<Arc<LoadedAdapter>, ServiceError> {
-        self.registry
-            .get(platform)
-            .ok_or_else(|| ServiceError::AdapterUnavailable(platform.to_owned()))
+        self.registry.get(platform).ok_or_else(|| {
+            // Its file may be one still loading; once none is, it is none.
+            if self.registry.file_counts().loading > 0 {
+                ServiceError::AdapterLoading(platform.to_owned())
+            } else {
+                ServiceError::AdapterUnavailable(platform.to_owned())
+            }
+        })
     }
 }

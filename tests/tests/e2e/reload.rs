@@ -2,7 +2,10 @@
 //! watched by a real server; every wait polls with a deadline.
 
 use serde_json::{Value, json};
-use switchboard_tests::{ADMIN_TOKEN, Dirs, MockCrm, Reply, TestServer, artifacts, create_body};
+use std::time::Duration;
+use switchboard_tests::{
+    ADMIN_TOKEN, ChildServer, Dirs, MockCrm, Reply, TestServer, artifacts, create_body, wait_until,
+};
 
 const FILE: &str = "versioned.wasm";
 
@@ -305,6 +308,100 @@ async fn the_artifact_cache_serves_rollbacks_and_survives_corruption() {
         assert_eq!(entry["cache"], "hit", "{entry}");
     }
     server.stop().await;
+}
+
+/// A cache cap below what the serving adapters' artifacts need evicts none
+/// of them: a restart compiles nothing that was serving, and a rollback to
+/// the version just replaced is a cache hit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_smaller_than_the_serving_set_keeps_all_of_it() {
+    let dirs = Dirs::with_adapters(&[artifacts::TESTCRM, artifacts::PIPEDRIVE, artifacts::HOSTILE]);
+    dirs.install(artifacts::VERSIONED_V1, FILE);
+    let cached = || -> Vec<u64> {
+        std::fs::read_dir(dirs.data.join("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .collect()
+    };
+    let tiny = ["--cache-max-mib", "1"];
+    let server = TestServer::start(&dirs, &tiny).await;
+    assert_eq!(server.compilations().await, 4);
+    let sizes = cached();
+    assert_eq!(sizes.len(), 4, "every serving artifact kept");
+    assert!(
+        sizes.iter().sum::<u64>() > 1 << 20,
+        "more than the cap: {sizes:?}"
+    );
+    server.stop().await;
+
+    let server = TestServer::start(&dirs, &tiny).await;
+    assert_eq!(server.compilations().await, 0, "a restart compiles nothing");
+    for entry in server.admin().await {
+        assert_eq!(entry["cache"], "hit", "{entry}");
+        assert!(entry["loadMs"].is_u64(), "each file's load time: {entry}");
+    }
+    // 1.0.0 served while 2.0.0 compiled, so its artifact stayed: a rollback
+    // to it is a hit. (Unused from then on, the next compile may evict it.)
+    dirs.install(artifacts::VERSIONED_V2, FILE);
+    server.wait_for_file(FILE, serving("2.0.0")).await;
+    assert_eq!(cached().len(), 5, "2.0.0 added, 1.0.0 still there");
+    dirs.install(artifacts::VERSIONED_V1, FILE);
+    let rolled_back = server.wait_for_file(FILE, serving("1.0.0")).await;
+    assert_eq!(rolled_back["cache"], "hit", "{rolled_back}");
+    server.stop().await;
+}
+
+/// With `--ready-when any`, a server reports ready once one adapter serves,
+/// and serves it while another still compiles (jsTestCRM: seconds, with an
+/// empty cache); the one still loading answers `ADAPTER_LOADING` until it
+/// serves. `/healthz` counts the files each way. The server runs in a
+/// process of its own: a JavaScript compile's memory is not this test
+/// process's to carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_serves_while_another_still_compiles() {
+    let jstestcrm = switchboard_tests::examples::jstestcrm();
+    let dirs = Dirs::with_adapters(&[artifacts::TESTCRM, &jstestcrm]);
+    let server = ChildServer::start(&dirs, &["--ready-when", "any"]).await;
+    let health = server.get("/healthz").await;
+    assert_eq!(health["status"], "ready", "{health}");
+    assert_eq!(
+        health["files"],
+        json!({"loaded": 1, "loading": 1, "refused": 0}),
+        "jsTestCRM still compiling: {health}"
+    );
+
+    let token = server.login("testCRM", "k").await;
+    let created = server
+        .post(
+            &format!("/callLog?jwtToken={token}"),
+            &create_body("while-loading", json!(1), ""),
+        )
+        .await;
+    assert_eq!(created["successful"], true, "{created}");
+    let login = json!({"platform": "jsTestCRM", "apiKey": "k", "hostname": "h"});
+    let loading = server.post("/apiKeyLogin", &login).await;
+    assert_eq!(loading["errorCode"], "ADAPTER_LOADING", "{loading}");
+
+    // A JavaScript compile takes seconds, more on a loaded machine.
+    wait_until(Duration::from_secs(120), async || {
+        let health = server.get("/healthz").await;
+        if health["files"] == json!({"loaded": 2, "loading": 0, "refused": 0}) {
+            Ok(())
+        } else {
+            Err(format!("jsTestCRM loaded; got {health}"))
+        }
+    })
+    .await;
+    assert!(server.post("/apiKeyLogin", &login).await["jwtToken"].is_string());
+    // Settled: a platform nobody serves is unavailable, not loading.
+    let unknown = json!({"platform": "noSuchCRM", "apiKey": "k", "hostname": "h"});
+    let unavailable = server.post("/apiKeyLogin", &unknown).await;
+    assert_eq!(
+        unavailable["errorCode"], "ADAPTER_UNAVAILABLE",
+        "{unavailable}"
+    );
 }
 
 /// An operator file already there at start-up configures its component; it
