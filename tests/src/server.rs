@@ -290,6 +290,34 @@ impl TestServer {
         .await
     }
 
+    /// Creates as the user of `token`, sessions `<tag>-0`, `<tag>-1`, … one
+    /// after another until `stop`; the task answers with every reply.
+    pub fn creates_until(
+        &self,
+        token: &str,
+        tag: &'static str,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> JoinHandle<Vec<Value>> {
+        let (client, base, token) = (self.client.clone(), self.base.clone(), token.to_owned());
+        tokio::spawn(async move {
+            let mut replies = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let body = crate::create_body(&format!("{tag}-{}", replies.len()), json!(1), "");
+                let reply: Value = client
+                    .post(format!("{base}/callLog?jwtToken={token}"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                replies.push(reply);
+            }
+            replies
+        })
+    }
+
     /// `POST /callLog` as the user of `token`.
     pub async fn create(&self, token: &str, body: &Value) -> Reply {
         self.post(&format!("/callLog?jwtToken={token}"), body).await

@@ -50,8 +50,7 @@ pub enum DeployError {
 }
 
 /// What an accepted upload is.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct Deployed {
     /// The file written, `NAME.wasm`.
     pub file: String,

@@ -193,7 +193,8 @@ impl Registry {
 
     /// How many files serve, are loading, and were refused.
     pub fn file_counts(&self) -> FileCounts {
-        FileCounts::of(self.statuses().into_iter().map(|s| s.status))
+        let files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        FileCounts::of(files.values().map(status::status_of))
     }
 
     /// Stop the task that applies changes. Serving adapters stay in place

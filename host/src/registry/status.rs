@@ -86,15 +86,20 @@ impl FileCounts {
     }
 }
 
-/// The status of the file at `path`.
-pub(super) fn of(path: &Path, state: &FileState) -> AdapterStatus {
-    let file = path.display().to_string();
-    let status = match (&state.serving, state.removed, &state.last_error) {
+/// Where a file stands.
+pub(super) fn status_of(state: &FileState) -> FileStatus {
+    match (&state.serving, state.removed, &state.last_error) {
         (Some(_), _, _) => FileStatus::Serving,
         (None, true, _) => FileStatus::Unloaded,
         (None, false, Some(_)) => FileStatus::Refused,
         (None, false, None) => FileStatus::Loading,
-    };
+    }
+}
+
+/// The status of the file at `path`.
+pub(super) fn of(path: &Path, state: &FileState) -> AdapterStatus {
+    let file = path.display().to_string();
+    let status = status_of(state);
     let serving = state.serving.as_deref();
     let manifest = serving.map(|a| a.adapter.manifest());
     AdapterStatus {

@@ -33,33 +33,6 @@ fn named_versioned(dir: &tempfile::TempDir, component: &str) -> std::path::PathB
     path
 }
 
-/// Creates for `platform` one after another until `stop`, each reply kept.
-fn creates_until(
-    server: &TestServer,
-    token: String,
-    tag: &'static str,
-    stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<Vec<Value>> {
-    let (client, base) = (server.client.clone(), server.base.clone());
-    tokio::spawn(async move {
-        let mut replies = Vec::new();
-        while !stop.load(Ordering::SeqCst) {
-            let body = create_body(&format!("{tag}-{}", replies.len()), json!(1), "");
-            let reply: Value = client
-                .post(format!("{base}/callLog?jwtToken={token}"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            replies.push(reply);
-        }
-        replies
-    })
-}
-
 /// The plugins directory's files and their bytes.
 fn plugins(dirs: &Dirs) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(&dirs.plugins)
@@ -83,7 +56,7 @@ async fn deploy_replace_roll_back_and_remove_under_traffic_fail_no_request() {
     // Traffic on another platform throughout.
     let stop_all = Arc::new(AtomicBool::new(false));
     let testcrm = server.login("testCRM", "k").await;
-    let steady = creates_until(&server, testcrm, "steady", stop_all.clone());
+    let steady = server.creates_until(&testcrm, "steady", stop_all.clone());
 
     // Deploy: the CLI returns once the server serves it.
     let out = switchboard::cli::deploy(&server.base, &token(), &upload(&v1))
@@ -92,7 +65,7 @@ async fn deploy_replace_roll_back_and_remove_under_traffic_fail_no_request() {
     assert!(out.contains("versioned 1.0.0 serving"), "{out}");
     let versioned = server.login("versioned", "k").await;
     let stop_versioned = Arc::new(AtomicBool::new(false));
-    let moving = creates_until(&server, versioned.clone(), "moving", stop_versioned.clone());
+    let moving = server.creates_until(&versioned, "moving", stop_versioned.clone());
 
     // Replace, then roll back, under the traffic on it.
     for (component, version) in [

@@ -167,33 +167,7 @@ async fn a_duplicate_platform_is_refused_deterministically() {
 async fn swapping_under_load_fails_no_request() {
     let (dirs, server, token) = start_with_v1().await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = {
-        let (client, base, token, stop) = (
-            server.client.clone(),
-            server.base.clone(),
-            token.clone(),
-            stop.clone(),
-        );
-        tokio::spawn(async move {
-            let mut replies = Vec::new();
-            let mut n = 0;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                let body = create_body(&format!("load-{n}"), json!(1), "");
-                let reply: Value = client
-                    .post(format!("{base}/callLog?jwtToken={token}"))
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                replies.push(reply);
-                n += 1;
-            }
-            replies
-        })
-    };
+    let load = server.creates_until(&token, "load", stop.clone());
     for swap in 0..20 {
         let (component, version) = if swap % 2 == 0 {
             (artifacts::VERSIONED_V2, "2.0.0")
