@@ -80,12 +80,8 @@ impl Postgres {
                 .args(["-R", "postgres:"])
                 .arg(dir.path()));
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cluster = Self {
+        let port = free_port();
+        let mut cluster = Self {
             bin: binaries(),
             dir,
             port,
@@ -105,6 +101,14 @@ impl Postgres {
                 "-D",
             ])
             .arg(&data));
+        // The port was free a moment ago; another test may have taken it
+        // since (the postmaster then cannot bind it). Try another.
+        for _ in 0..2 {
+            if cluster.try_pg_ctl_start().is_ok() {
+                return cluster;
+            }
+            cluster.port = free_port();
+        }
         cluster.pg_ctl_start();
         cluster
     }
@@ -125,6 +129,13 @@ impl Postgres {
     }
 
     fn pg_ctl_start(&self) {
+        if let Err(why) = self.try_pg_ctl_start() {
+            panic!("{why}");
+        }
+    }
+
+    /// Start the cluster on its port, or say why not, with its log.
+    fn try_pg_ctl_start(&self) -> Result<(), String> {
         // TCP on loopback only (no Unix socket).
         let fsync = if self.fsync { "on" } else { "off" };
         let options = format!(
@@ -132,13 +143,24 @@ impl Postgres {
              -c max_connections=200",
             self.port
         );
-        run(self
-            .command("pg_ctl")
+        let log = self.dir.path().join("log");
+        let mut command = self.command("pg_ctl");
+        command
             .arg("-D")
             .arg(self.data())
             .args(["-l"])
-            .arg(self.dir.path().join("log"))
-            .args(["-o", &options, "-w", "start"]));
+            .arg(&log)
+            .args(["-o", &options, "-w", "start"]);
+        let out = command.output().unwrap();
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "{command:?} failed: {}\n{}\nthe server's log:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        ))
     }
 
     /// The database URL of the cluster's `postgres` database.
@@ -186,6 +208,15 @@ impl Drop for Postgres {
             .args(["-m", "immediate", "-w", "stop"])
             .output();
     }
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn run(command: &mut Command) {
