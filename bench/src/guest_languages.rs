@@ -10,7 +10,7 @@
 //! --examples`; their artifacts are kept in the suite's shared cache, so a
 //! run compiles each at most once.
 
-use crate::http::{create_requests, create_template, successful};
+use crate::http::{create_requests, successful};
 use crate::load::{self, Load};
 use crate::process::{Scratch, Server};
 use crate::report::Table;
@@ -62,9 +62,7 @@ pub(crate) async fn run(server_binary: &Path, load: Load, table: &mut Table) -> 
         let row = format!("{name}: POST /callLog, new session each (ratio: to testCRM)");
         let baseline = rust.map(|(ours, _)| ours);
         table.row(&row, load, &created, baseline, Some(server.usage()?));
-        let template = create_template();
-        let wrk =
-            crate::wrk::post_sessions(addr, &path, &template.before, &template.after, "wrk", load)?;
+        let wrk = crate::wrk::post_creates(addr, &[path], "wrk", load)?;
         if let Some(wrk) = &wrk {
             table.wrk_row(&name, load, wrk, rust.and_then(|(_, wrk)| wrk));
         }

@@ -106,15 +106,7 @@ pub(crate) async fn baselines(load: Load, table: &mut Table) -> Result<Baselines
         Some(floor.rps()),
         None,
     );
-    let template = create_template();
-    let wrk = crate::wrk::post_sessions(
-        addr,
-        "/callLog",
-        &template.before,
-        &template.after,
-        "wrk",
-        load,
-    )?;
+    let wrk = crate::wrk::post_creates(addr, &["/callLog".to_owned()], "wrk", load)?;
     match &wrk {
         Some(wrk) => {
             table.wrk_row("baseline: POST /callLog", load, wrk, Some(wrk.rps));
@@ -158,11 +150,8 @@ pub(crate) async fn run(
         Some(baselines.ours),
         Some(server.usage()?),
     );
-    let template = create_template();
     let path = format!("/callLog?jwtToken={token}");
-    if let Some(wrk) =
-        crate::wrk::post_sessions(addr, &path, &template.before, &template.after, "wrk", load)?
-    {
+    if let Some(wrk) = crate::wrk::post_creates(addr, std::slice::from_ref(&path), "wrk", load)? {
         table.wrk_row("SQLite: POST /callLog", load, &wrk, baselines.wrk);
     }
 

@@ -267,6 +267,28 @@ pub(crate) async fn once(
     path_and_query: &str,
     body: &serde_json::Value,
 ) -> anyhow::Result<serde_json::Value> {
+    let (status, value) = request(addr, method, path_and_query, body).await?;
+    // Logins answer without `successful`; everything else must say true.
+    let refused = value
+        .get("successful")
+        .is_some_and(|s| s != &serde_json::Value::Bool(true));
+    if !(200..300).contains(&status) || refused {
+        anyhow::bail!(
+            "{method} {}: {status} {value}",
+            path_and_query.split('?').next().unwrap_or_default()
+        );
+    }
+    Ok(value)
+}
+
+/// One request on a connection of its own; the status and the JSON body,
+/// whatever the status.
+pub(crate) async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<(u16, serde_json::Value)> {
     let mut stream = connect(addr).await?;
     let body = if body.is_null() {
         Vec::new()
@@ -285,17 +307,7 @@ pub(crate) async fn once(
             String::from_utf8_lossy(bytes)
         )
     })?;
-    // Logins answer without `successful`; everything else must say true.
-    let refused = value
-        .get("successful")
-        .is_some_and(|s| s != &serde_json::Value::Bool(true));
-    if !(200..300).contains(&status) || refused {
-        anyhow::bail!(
-            "{method} {}: {status} {value}",
-            path_and_query.split('?').next().unwrap_or_default()
-        );
-    }
-    Ok(value)
+    Ok((status, value))
 }
 
 /// Log in to `platform` with an API key; the `jwtToken`.

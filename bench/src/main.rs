@@ -86,8 +86,11 @@ struct Common {
     #[arg(long, default_value = "250ms", value_parser = humantime::parse_duration)]
     slow_delay: Duration,
     /// testCRM copies in the many-adapters run.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 1000)]
     adapters: usize,
+    /// How long a start of the many-adapters run may take, cold or warm.
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    start_deadline: Duration,
     /// A smoke run: tiny loads, to check the benchmarks still work.
     #[arg(long)]
     quick: bool,
@@ -117,6 +120,11 @@ impl Common {
     fn adapters(&self) -> usize {
         if self.quick { 5 } else { self.adapters }
     }
+
+    async fn many_adapters(&self, table: &mut report::Table) -> anyhow::Result<()> {
+        let (adapters, deadline) = (self.adapters(), self.start_deadline);
+        many_adapters::run(&self.server, adapters, deadline, self.load(), table).await
+    }
 }
 
 /// The HTTP runs: the baselines, SQLite, then PostgreSQL beside it.
@@ -144,16 +152,14 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Http(c) => http_and_replicas(&c, &mut table).await?,
             Command::SlowCrm(c) => slow_crm::run(&c.server, c.slow_creates(), c.slow_delay).await?,
-            Command::ManyAdapters(c) => {
-                many_adapters::run(&c.server, c.adapters(), c.load(), &mut table).await?
-            }
+            Command::ManyAdapters(c) => c.many_adapters(&mut table).await?,
             Command::GuestLanguages(c) => {
                 guest_languages::run(&c.server, c.load(), &mut table).await?
             }
             Command::All(c) => {
                 http_and_replicas(&c, &mut table).await?;
                 guest_languages::run(&c.server, c.load(), &mut table).await?;
-                many_adapters::run(&c.server, c.adapters(), c.load(), &mut table).await?;
+                c.many_adapters(&mut table).await?;
                 slow_crm::run(&c.server, c.slow_creates(), c.slow_delay).await?;
             }
         }

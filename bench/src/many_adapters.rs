@@ -1,15 +1,18 @@
 //! Benchmark 4: many adapters. Copies of testCRM, each under its own
 //! platform name, in one plugins directory: start-up with an empty artifact
-//! cache (every copy compiled) and with a warm one, memory, and latency of
-//! creates spread over all of them.
+//! cache (every copy compiled) and with a warm one (each to the first
+//! platform served and to ready, with what it compiled and its peak RSS),
+//! and creates spread over all of them against creates to one, by our
+//! generator and by wrk.
 
 use crate::load::{self, Load, MakeRequest, write_request};
-use crate::process::{Scratch, Server};
+use crate::process::{Scratch, Server, Usage};
 use crate::report::{self, Table};
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
+use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use switchboard_tests::artifacts;
 
 /// The platform testCRM's manifest names; every copy replaces it with a
@@ -37,9 +40,94 @@ fn copy_of_testcrm(testcrm: &[u8], platform: &str) -> Vec<u8> {
     bytes
 }
 
+/// How one start went: when the first platform served, when `/healthz`
+/// said ready, what it compiled, and its memory then.
+struct Start {
+    first_served: Duration,
+    ready: Duration,
+    compiled: u64,
+    usage: Usage,
+}
+
+/// Start a server on `scratch` and follow its start-up: the first
+/// platform `/healthz` lists as serving, until a login to it succeeds, and
+/// `/healthz` until it is ready. `started` is taken before the spawn.
+async fn start(
+    server_binary: &Path,
+    scratch: &Scratch,
+    deadline: Duration,
+) -> Result<(Server, Start)> {
+    let started = Instant::now();
+    let log_json = ["--log-format".to_owned(), "json".to_owned()];
+    let mut server =
+        Server::switchboard(server_binary, &scratch.plugins, &scratch.data, &log_json)?;
+    let addr = server.addr;
+    let first_served = loop {
+        if let Ok((_, health)) = load::request(addr, "GET", "/healthz", &Value::Null).await
+            && let Some(first) = health["adapters"][0]["platform"].as_str()
+            && load::login(addr, first, "bench-key", "crm.example")
+                .await
+                .is_ok()
+        {
+            break started.elapsed();
+        }
+        ensure!(
+            started.elapsed() < deadline,
+            "no platform served after {deadline:?}"
+        );
+        server.exited()?;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let left = deadline.saturating_sub(started.elapsed());
+    server.ready(left).await?;
+    let ready = started.elapsed();
+    let compiled = compiled_at_start(&scratch.log())?;
+    let usage = server.usage()?;
+    Ok((
+        server,
+        Start {
+            first_served,
+            ready,
+            compiled,
+            usage,
+        },
+    ))
+}
+
+/// The components the server compiled during start-up, from its JSON log
+/// line `adapters loaded`; the log is appended to, so the last such line.
+fn compiled_at_start(log: &Path) -> Result<u64> {
+    let text = std::fs::read_to_string(log)?;
+    text.lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["message"] == "adapters loaded")
+        .and_then(|line| line["compiled"].as_u64())
+        .with_context(|| format!("no `adapters loaded` line in {}", log.display()))
+}
+
+/// `POST /callLog` with a new session each, every request to the platform
+/// of the next token in `tokens`.
+fn creates_over(addr: std::net::SocketAddr, tokens: Vec<String>, tag: &'static str) -> MakeRequest {
+    let tokens = Arc::new(tokens);
+    let template = crate::http::create_template();
+    Arc::new(move |connection, seq, out| {
+        let n = (connection as u64 * 7919 + seq) as usize % tokens.len();
+        let session = format!("{tag}-{connection}-{seq}");
+        let parts = [
+            template.before.as_slice(),
+            session.as_bytes(),
+            template.after.as_slice(),
+        ];
+        let path = format!("/callLog?jwtToken={}", tokens[n]);
+        write_request(out, "POST", addr, &path, &parts);
+    })
+}
+
 pub(crate) async fn run(
     server_binary: &Path,
     adapters: usize,
+    start_deadline: Duration,
     load: Load,
     table: &mut Table,
 ) -> Result<()> {
@@ -54,85 +142,79 @@ pub(crate) async fn run(
     }
 
     // Cold: an empty data directory, so no precompiled artifacts.
-    let mut server = Server::switchboard(server_binary, &scratch.plugins, &scratch.data, &[])?;
-    let cold = server.ready(Duration::from_secs(600)).await?;
-    let cold_usage = server.usage()?;
+    let (server, cold) = start(server_binary, &scratch, start_deadline).await?;
     server.stop()?;
-
     // Warm: the same directories again; every artifact is in the cache.
-    let mut server = Server::switchboard(server_binary, &scratch.plugins, &scratch.data, &[])?;
-    let warm = server.ready(Duration::from_secs(60)).await?;
-    let warm_usage = server.usage()?;
+    let (server, warm) = start(server_binary, &scratch, start_deadline).await?;
     let addr = server.addr;
 
     let mut tokens = Vec::with_capacity(adapters);
     for n in 0..adapters {
         tokens.push(load::login(addr, &platform(n), "bench-key", "crm.example").await?);
     }
-    // Each request goes to the next platform, so every adapter serves.
-    let tokens = Arc::new(tokens);
-    let template = crate::http::create_template();
-    let post: MakeRequest = Arc::new(move |connection, seq, out| {
-        let n = (connection as u64 * 7919 + seq) as usize % tokens.len();
-        let session = format!("many-{connection}-{seq}");
-        let parts = [
-            template.before.as_slice(),
-            session.as_bytes(),
-            template.after.as_slice(),
-        ];
-        let path = format!("/callLog?jwtToken={}", tokens[n]);
-        write_request(out, "POST", addr, &path, &parts);
-    });
-    let outcome = load::run(&[addr], load, post, crate::http::successful()).await?;
-    ensure!(
-        outcome.errors == 0,
-        "creates failed: {:?}",
-        outcome.first_error
-    );
+    // One platform first: the spread's ratio is to it.
+    let runs = [
+        (
+            format!("POST /callLog to one of {adapters} testCRM copies"),
+            "one",
+            vec![tokens[0].clone()],
+        ),
+        (
+            format!("POST /callLog spread over all {adapters} (ratio: to one)"),
+            "spread",
+            tokens,
+        ),
+    ];
+    let mut one: Option<(f64, Option<f64>)> = None;
+    for (name, tag, tokens) in runs {
+        let requests = creates_over(addr, tokens.clone(), tag);
+        let outcome = load::run(&[addr], load, requests, crate::http::successful()).await?;
+        ensure!(
+            outcome.errors == 0,
+            "creates failed: {:?}",
+            outcome.first_error
+        );
+        let baseline = one.map(|(ours, _)| ours);
+        table.row(&name, load, &outcome, baseline, Some(server.usage()?));
+        let paths: Vec<String> = tokens
+            .iter()
+            .map(|token| format!("/callLog?jwtToken={token}"))
+            .collect();
+        let wrk = crate::wrk::post_creates(addr, &paths, &format!("wrk-{tag}"), load)?;
+        if let Some(figures) = &wrk {
+            table.wrk_row(&name, load, figures, one.and_then(|(_, wrk)| wrk));
+        }
+        one.get_or_insert((outcome.rps(), wrk.map(|w| w.rps)));
+    }
     let after = server.usage()?;
-    table.row(
-        &format!("POST /callLog spread over {adapters} testCRM copies"),
-        load,
-        &outcome,
-        None,
-        Some(after),
-    );
     server.stop()?;
 
+    let seconds = |d: Duration| format!("{:.2} s", d.as_secs_f64());
+    let mib = |m: f64| format!("{m:.0} MiB");
     report::facts(
         &format!("Many adapters: {adapters} copies of testCRM under distinct platforms"),
         &[
             (
-                "cold start (empty cache, every copy compiled) to /healthz 200",
-                format!("{:.2} s", cold.as_secs_f64()),
+                "cold start (empty cache) to /healthz 200",
+                seconds(cold.ready),
             ),
             (
-                "peak RSS after the cold start",
-                format!("{:.0} MiB", cold_usage.peak_rss_mib),
+                "cold start: first platform served",
+                seconds(cold.first_served),
             ),
+            ("cold start: components compiled", cold.compiled.to_string()),
+            ("cold start: peak RSS", mib(cold.usage.peak_rss_mib)),
             (
                 "warm start (cached artifacts) to /healthz 200",
-                format!("{:.2} s", warm.as_secs_f64()),
+                seconds(warm.ready),
             ),
             (
-                "RSS after the warm start",
-                format!("{:.0} MiB", warm_usage.rss_mib),
+                "warm start: first platform served",
+                seconds(warm.first_served),
             ),
-            (
-                "peak RSS after the load run",
-                format!("{:.0} MiB", after.peak_rss_mib),
-            ),
-            (
-                "creates over all adapters",
-                format!(
-                    "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms ({} connections)",
-                    outcome.rps(),
-                    outcome.ms(0.5),
-                    outcome.ms(0.99),
-                    outcome.ms(0.999),
-                    load.connections
-                ),
-            ),
+            ("warm start: components compiled", warm.compiled.to_string()),
+            ("warm start: peak RSS", mib(warm.usage.peak_rss_mib)),
+            ("peak RSS after the load runs", mib(after.peak_rss_mib)),
         ],
     );
     Ok(())

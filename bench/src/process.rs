@@ -73,9 +73,7 @@ impl Server {
     pub(crate) async fn ready(&mut self, deadline: Duration) -> Result<Duration> {
         let start = Instant::now();
         loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("server exited during start-up: {status}");
-            }
+            self.exited()?;
             if healthz(self.addr).await {
                 return Ok(start.elapsed());
             }
@@ -83,6 +81,15 @@ impl Server {
                 bail!("server not ready after {deadline:?}");
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// An error when the server has exited (it never should, while
+    /// measured).
+    pub(crate) fn exited(&mut self) -> Result<()> {
+        match self.child.try_wait()? {
+            Some(status) => bail!("server exited during start-up: {status}"),
+            None => Ok(()),
         }
     }
 
@@ -137,8 +144,6 @@ async fn healthz(addr: SocketAddr) -> bool {
 pub(crate) struct Usage {
     /// Peak resident set (VmHWM), MiB.
     pub(crate) peak_rss_mib: f64,
-    /// Resident set now (VmRSS), MiB.
-    pub(crate) rss_mib: f64,
     pub(crate) threads: u64,
 }
 
@@ -155,7 +160,6 @@ impl Usage {
         };
         Ok(Self {
             peak_rss_mib: field("VmHWM:")? as f64 / 1024.0,
-            rss_mib: field("VmRSS:")? as f64 / 1024.0,
             threads: field("Threads:")?,
         })
     }
@@ -180,5 +184,10 @@ impl Scratch {
             plugins,
             data,
         })
+    }
+
+    /// Where a server on this scratch logs (`Server::switchboard`).
+    pub(crate) fn log(&self) -> PathBuf {
+        self.data.with_extension("log")
     }
 }

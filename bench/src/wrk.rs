@@ -17,23 +17,26 @@ pub(crate) struct WrkFigures {
     pub(crate) non_2xx: u64,
 }
 
-/// `POST path` with a body per request: `before`, a session id no other
-/// request of the run uses (`<tag>-<thread>-<n>`), `after`.
-pub(crate) fn post_sessions(
+/// `POST` creates with a new session each (`<tag>-<thread>-<n>`, in the
+/// body of `http::create_template`); each request to one of `paths` at
+/// random.
+pub(crate) fn post_creates(
     addr: SocketAddr,
-    path: &str,
-    before: &[u8],
-    after: &[u8],
+    paths: &[String],
     tag: &str,
     load: Load,
 ) -> Result<Option<WrkFigures>> {
+    let template = crate::http::create_template();
     let (before, after) = (
-        String::from_utf8_lossy(before),
-        String::from_utf8_lossy(after),
+        String::from_utf8_lossy(&template.before),
+        String::from_utf8_lossy(&template.after),
     );
+    let paths: String = paths.iter().map(|p| format!("  [==[{p}]==],\n")).collect();
     let script = format!(
         r#"wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+local paths = {{
+{paths}}}
 local threads = 0
 function setup(thread)
   threads = threads + 1
@@ -42,11 +45,12 @@ end
 local before, after, n = [==[{before}]==], [==[{after}]==], 0
 function request()
   n = n + 1
-  return wrk.format(nil, nil, nil, before .. "{tag}-" .. tid .. "-" .. n .. after)
+  local path = paths[math.random(#paths)]
+  return wrk.format(nil, path, nil, before .. "{tag}-" .. tid .. "-" .. n .. after)
 end
 "#
     );
-    run(addr, path, &script, load)
+    run(addr, "/", &script, load)
 }
 
 /// `GET <path_prefix><5 ids>`: five consecutive ids of `seed-0` …

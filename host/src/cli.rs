@@ -4,12 +4,11 @@
 //! `switchboard undeploy NAME` and `switchboard rotate-secret-key`.
 
 use crate::config::SandboxConfig;
-use crate::kv::{AdapterKv, KvWrites};
+use crate::kv::NoKv;
 use crate::registry::{AdapterStatus, read_operator_file};
 use crate::runtime::{AuthType, Runtime};
 use crate::store::{ReplicaRecord, Store};
 use anyhow::{Context, bail};
-use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -17,22 +16,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Storage for `check`: an adapter's manifest must not use it.
-struct NoKv;
-
-#[async_trait]
-impl AdapterKv for NoKv {
-    async fn get(&self, _: &str, _: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        bail!("key-value storage is not available while reading the manifest")
-    }
-    async fn increment(&self, _: &str, _: &str, _: i64) -> anyhow::Result<i64> {
-        bail!("key-value storage is not available while reading the manifest")
-    }
-    async fn apply(&self, _: &KvWrites) -> anyhow::Result<()> {
-        bail!("key-value storage is not available while reading the manifest")
-    }
-}
 
 /// Validate a component offline, as the server would load it, and describe
 /// it. Also checks `NAME.toml` beside it, when there is one.

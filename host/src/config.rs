@@ -231,6 +231,20 @@ pub struct SandboxConfig {
     )]
     pub adapter_keep_resident_kib: u32,
 
+    /// Memory the compiles running at once may take together, in MiB. A
+    /// compile is reckoned at 64 MiB plus 40 times its component's size
+    /// (a 14 MB JavaScript component peaks near 600 MiB), and waits until
+    /// that much is free; one larger than this runs alone.
+    #[arg(long, env = "SWITCHBOARD_COMPILE_MEMORY_MIB", default_value_t = 1024)]
+    pub compile_memory_mib: u32,
+
+    /// Compiled functions kept in memory, in MiB, so a component sharing
+    /// functions with one compiled before (a copy under another platform,
+    /// a new version, another adapter of the same SDK) compiles only the
+    /// rest. 0 turns it off.
+    #[arg(long, env = "SWITCHBOARD_COMPILE_CACHE_MIB", default_value_t = 256)]
+    pub compile_cache_mib: u32,
+
     /// Let adapters reach private, loopback and link-local addresses (for
     /// development against a local mock CRM). Off by default (SSRF).
     #[arg(
@@ -388,6 +402,20 @@ impl SandboxConfig {
     /// Memory limit per instance, in bytes.
     pub fn memory_bytes(&self) -> usize {
         self.adapter_memory_mib as usize * 1024 * 1024
+    }
+
+    /// The sandbox flags parsed from `args`, the rest at their defaults.
+    #[cfg(test)]
+    pub(crate) fn parse(args: &[&str]) -> Self {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            sandbox: SandboxConfig,
+        }
+        let all = std::iter::once("switchboard").chain(args.iter().copied());
+        <Flags as clap::Parser>::try_parse_from(all)
+            .expect("parses")
+            .sandbox
     }
 }
 

@@ -28,6 +28,24 @@ pub trait AdapterKv: Send + Sync + 'static {
     async fn apply(&self, writes: &KvWrites) -> anyhow::Result<()>;
 }
 
+/// Storage that refuses every operation, for a runtime that only reads
+/// manifests (`switchboard check`): a manifest must not use it.
+#[derive(Debug, Clone, Copy)]
+pub struct NoKv;
+
+#[async_trait]
+impl AdapterKv for NoKv {
+    async fn get(&self, _: &str, _: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        anyhow::bail!("key-value storage is not available while reading the manifest")
+    }
+    async fn increment(&self, _: &str, _: &str, _: i64) -> anyhow::Result<i64> {
+        anyhow::bail!("key-value storage is not available while reading the manifest")
+    }
+    async fn apply(&self, _: &KvWrites) -> anyhow::Result<()> {
+        anyhow::bail!("key-value storage is not available while reading the manifest")
+    }
+}
+
 /// The `set`s and `delete`s of one platform not yet committed, the last per
 /// key. Sets and deletes therefore never name the same key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -36,7 +36,16 @@ pub(super) async fn load_file(
     file: &Path,
 ) -> Result<LoadedAdapter, LoadFailure> {
     let started = std::time::Instant::now();
-    let bytes = tokio::fs::read(file).await.map_err(LoadFailure::Read)?;
+    // Read and hashed on the blocking pool: a Python component is 18 MB.
+    let owned = file.to_owned();
+    let (bytes, sha256) = tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(owned)?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        Ok((bytes, sha256))
+    })
+    .await
+    .map_err(|e| LoadFailure::Read(std::io::Error::other(e)))?
+    .map_err(LoadFailure::Read)?;
     let path = file.with_extension("toml");
     let settings =
         operator_file::read(&path)
@@ -45,7 +54,6 @@ pub(super) async fn load_file(
                 path: path.clone(),
                 source,
             })?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
     let (adapter, cache) = runtime
         .load(bytes, &sha256, settings.runtime.clone())
         .await?;

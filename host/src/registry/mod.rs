@@ -8,7 +8,7 @@
 //! One task owns every change (`actor`). File events (from the watcher in
 //! [`watch`]) start loads; a load (`load`) reads the file and its operator
 //! file ([`read_operator_file`]), compiles on the blocking pool (a bounded
-//! number at once, through the artifact cache), reads the manifest, and
+//! number at once, in file-name order, through the artifact cache), reads the manifest, and
 //! reports back. The owner applies the result by the rules in `rules`:
 //! only the newest load of a file counts, so a burst of writes ends on the
 //! last bytes; a file that fails to load is refused and the version it
@@ -62,8 +62,8 @@ pub struct LoadedAdapter {
     /// When it was loaded.
     pub loaded_at: SystemTime,
     /// How long its load took: reading, compiling or taking it from the
-    /// cache, instantiating the manifest reader. Waiting for a compile slot
-    /// is not counted.
+    /// cache, instantiating the manifest reader. Waiting for a load slot is
+    /// not counted; waiting for compile memory (`--compile-memory-mib`) is.
     pub load_time: std::time::Duration,
     /// Whether this load compiled or came from the artifact cache.
     pub cache: CacheOutcome,
@@ -111,12 +111,13 @@ pub struct Registry {
 
 impl Registry {
     /// Start the registry on `dir`: load every `*.wasm` in it (in parallel,
-    /// at most `compile_parallelism` compiling at once), then keep applying
-    /// file events. With `watch`, the directory is watched for changes.
+    /// at most `load_parallelism` at once, in file-name order), then keep
+    /// applying file events. With `watch`, the directory is watched for
+    /// changes.
     pub fn start(
         runtime: Runtime,
         dir: PathBuf,
-        compile_parallelism: usize,
+        load_parallelism: usize,
         watch: Option<std::time::Duration>,
     ) -> anyhow::Result<(Arc<Self>, Option<watch::Watcher>)> {
         let (events, receiver) = mpsc::unbounded_channel();
@@ -142,13 +143,21 @@ impl Registry {
             }
         }
         initial.sort();
+        // Known as loading before the first request can ask.
+        let initial = initial
+            .into_iter()
+            .map(|file| {
+                let generation = registry.next_generation(&file);
+                (file, generation)
+            })
+            .collect();
         let owner = registry.clone();
         tokio::spawn(async move {
             owner
                 .run(
                     receiver,
                     initial,
-                    Arc::new(Semaphore::new(compile_parallelism.max(1))),
+                    Arc::new(Semaphore::new(load_parallelism.max(1))),
                 )
                 .await;
         });

@@ -7,6 +7,7 @@ use super::operator_file::AdapterSettings;
 use super::{FileState, LoadFailure, LoadedAdapter};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 /// What identifies a loaded version for these rules.
@@ -129,15 +130,17 @@ pub(super) fn applicable_at_startup(
                 return Some((false, file));
             };
             let platform = &loaded.adapter.manifest().platform;
+            // Files load in name order, so few still loading sort before
+            // this one: look at those first, and at the rest only for a file
+            // not named for its platform.
             let named = named_for(file, platform);
-            let blocked = loading.iter().any(|other| {
-                let claims_by_name = named_for(other, platform);
-                if named {
-                    claims_by_name && other < file
-                } else {
-                    claims_by_name || other < file
-                }
-            });
+            let before_file = (Bound::Unbounded, Bound::Excluded(file.as_path()));
+            let mut before = loading.range::<Path, _>(before_file);
+            let blocked = if named {
+                before.any(|other| named_for(other, platform))
+            } else {
+                before.next().is_some() || loading.iter().any(|other| named_for(other, platform))
+            };
             (!blocked).then_some((!named, file))
         })
         .collect();

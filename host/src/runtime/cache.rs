@@ -117,6 +117,9 @@ pub struct ArtifactCache {
     /// Whether the pinned artifacts alone were over the cap at the last
     /// eviction (warned once until they fit again).
     over: Arc<AtomicBool>,
+    /// The artifacts' total size as of the last listing plus what this
+    /// process stored since; `None` until the first listing.
+    total: Arc<Mutex<Option<u64>>>,
 }
 
 impl ArtifactCache {
@@ -128,6 +131,7 @@ impl ArtifactCache {
             max_bytes,
             pins: Pins::default(),
             over: Arc::default(),
+            total: Arc::default(),
         })
     }
 
@@ -137,31 +141,46 @@ impl ArtifactCache {
         format!("{component_sha256}-{:016x}", hasher.finish())
     }
 
-    /// The component for `bytes`: from the cache when a sound artifact is
-    /// there, else compiled and stored; with the pin that keeps its
-    /// artifact while the component is in use (none when it could not be
-    /// cached). Blocking: call it off the async runtime.
-    pub fn component(
+    fn paths(&self, engine: &Engine, component_sha256: &str) -> (PathBuf, PathBuf) {
+        let key = Self::key(engine, component_sha256);
+        (
+            self.dir.join(format!("{key}.cwasm")),
+            self.dir.join(format!("{key}.sha256")),
+        )
+    }
+
+    /// The cached component of `component_sha256`, with the pin that keeps
+    /// its artifact while the component is in use; `None` when no sound
+    /// artifact is cached (a bad one is deleted). Blocking: call it off the
+    /// async runtime.
+    pub fn cached(
         &self,
         engine: &Engine,
-        bytes: &[u8],
         component_sha256: &str,
-    ) -> wasmtime::Result<(Component, CacheOutcome, Option<ArtifactPin>)> {
-        let key = Self::key(engine, component_sha256);
-        let artifact = self.dir.join(format!("{key}.cwasm"));
-        let digest = self.dir.join(format!("{key}.sha256"));
+    ) -> Option<(Component, ArtifactPin)> {
+        let (artifact, digest) = self.paths(engine, component_sha256);
         match self.load(engine, &artifact, &digest) {
-            Ok(Some(component)) => {
-                let pin = ArtifactPin::new(&self.pins, &artifact);
-                return Ok((component, CacheOutcome::Hit, Some(pin)));
-            }
-            Ok(None) => {}
+            Ok(Some(component)) => Some((component, ArtifactPin::new(&self.pins, &artifact))),
+            Ok(None) => None,
             Err(reason) => {
                 tracing::warn!(artifact = %artifact.display(), %reason, "discarding a bad cached artifact");
                 let _ = std::fs::remove_file(&artifact);
                 let _ = std::fs::remove_file(&digest);
+                None
             }
         }
+    }
+
+    /// Compile `bytes` and store the artifact; with the pin that keeps it
+    /// while the component is in use (none when it could not be stored).
+    /// Blocking: call it off the async runtime.
+    pub fn compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        component_sha256: &str,
+    ) -> wasmtime::Result<(Component, Option<ArtifactPin>)> {
+        let (artifact, digest) = self.paths(engine, component_sha256);
         let compiled = engine.precompile_component(bytes)?;
         // Pinned before it is written, so that another load's eviction never
         // sees it unpinned.
@@ -178,9 +197,9 @@ impl ArtifactCache {
                 // written a moment ago.
                 #[allow(unsafe_code)]
                 let mapped = unsafe { Component::deserialize_file(engine, &artifact) };
-                self.evict();
+                self.evict(compiled.len() as u64);
                 match mapped {
-                    Ok(component) => return Ok((component, CacheOutcome::Compiled, Some(pin))),
+                    Ok(component) => return Ok((component, Some(pin))),
                     Err(error) => {
                         tracing::warn!(artifact = %artifact.display(), error = %format!("{error:#}"), "cannot map the artifact just cached");
                     }
@@ -195,7 +214,7 @@ impl ArtifactCache {
         // very engine a moment ago.
         #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize(engine, &compiled)? };
-        Ok((component, CacheOutcome::Compiled, None))
+        Ok((component, None))
     }
 
     /// A cached component, `None` when there is none, or why the cached one
@@ -235,9 +254,22 @@ impl ArtifactCache {
         write(digest, hex::encode(Sha256::digest(compiled)).as_bytes())
     }
 
-    /// Delete least recently used artifacts no adapter here uses until the
-    /// total fits the cap.
-    fn evict(&self) {
+    /// After an artifact of `added` bytes was stored: when the cache may be
+    /// over its cap, delete least recently used artifacts no adapter here
+    /// uses until the total fits. The directory is listed only then, not on
+    /// every compile: the total is kept from the last listing (artifacts
+    /// other processes write into a shared `--cache-dir` are counted at the
+    /// next one).
+    fn evict(&self, added: u64) {
+        {
+            let mut total = self.total.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(total) = total.as_mut() {
+                *total += added;
+                if *total <= self.max_bytes {
+                    return;
+                }
+            }
+        }
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };
@@ -268,6 +300,7 @@ impl ArtifactCache {
             let _ = std::fs::remove_file(path.with_extension("sha256"));
             total -= len;
         }
+        *self.total.lock().unwrap_or_else(PoisonError::into_inner) = Some(total);
         let over = total > self.max_bytes;
         if over && !self.over.swap(true, Ordering::Relaxed) {
             tracing::warn!(
@@ -301,17 +334,18 @@ mod tests {
         let dir = root.path().join("cache");
         let cache = ArtifactCache::new(dir.clone(), 1 << 30).expect("cache");
         let engine = Engine::default();
-        let (component, outcome, _pin) = cache
-            .component(&engine, EMPTY_COMPONENT, "empty")
+        assert!(
+            cache.cached(&engine, "empty").is_none(),
+            "nothing cached yet"
+        );
+        let (component, pin) = cache
+            .compile(&engine, EMPTY_COMPONENT, "empty")
             .expect("compiles");
-        assert_eq!(outcome, CacheOutcome::Compiled);
+        assert!(pin.is_some(), "stored, so pinned");
         // Mapped from the artifact, not a private copy of the compiled bytes.
         assert!(mapped_from(&dir), "the artifact is not mapped");
         drop(component);
-        let (_again, outcome, _pin) = cache
-            .component(&engine, EMPTY_COMPONENT, "empty")
-            .expect("loads");
-        assert_eq!(outcome, CacheOutcome::Hit);
+        assert!(cache.cached(&engine, "empty").is_some(), "a hit");
     }
 
     #[test]
@@ -330,14 +364,14 @@ mod tests {
                 })
                 .count()
         };
-        let (_a, _, pin_a) = cache.component(&engine, EMPTY_COMPONENT, "a").expect("a");
-        let (_b, _, pin_b) = cache.component(&engine, EMPTY_COMPONENT, "b").expect("b");
+        let (_a, pin_a) = cache.compile(&engine, EMPTY_COMPONENT, "a").expect("a");
+        let (_b, pin_b) = cache.compile(&engine, EMPTY_COMPONENT, "b").expect("b");
         assert_eq!(cached(), 2, "both in use, so both kept");
         drop(pin_a);
-        let (_c, _, _pin_c) = cache.component(&engine, EMPTY_COMPONENT, "c").expect("c");
+        let (_c, _pin_c) = cache.compile(&engine, EMPTY_COMPONENT, "c").expect("c");
         assert_eq!(cached(), 2, "a's evicted once unused; b and c kept");
         assert!(pin_b.is_some());
-        let (_, outcome, _) = cache.component(&engine, EMPTY_COMPONENT, "b").expect("b");
-        assert_eq!(outcome, CacheOutcome::Hit);
+        assert!(cache.cached(&engine, "b").is_some(), "b is still a hit");
+        assert!(cache.cached(&engine, "a").is_none(), "a is gone");
     }
 }

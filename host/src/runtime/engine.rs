@@ -6,6 +6,7 @@ use super::adapter::Adapter;
 use super::bindings::{self, AdapterError};
 use super::cache::{ArtifactCache, CacheOutcome};
 use super::compat;
+use super::compile::{CompileBudget, FunctionCache, FunctionCacheStats};
 use super::egress::EgressPolicy;
 use super::host::{AdapterEnv, HostState};
 use super::limits::{
@@ -37,6 +38,8 @@ pub struct Runtime {
     kv: Arc<dyn AdapterKv>,
     egress: EgressClient,
     cache: Option<ArtifactCache>,
+    functions: Option<Arc<FunctionCache>>,
+    budget: CompileBudget,
     compilations: AtomicU64,
     _ticker: Ticker,
 }
@@ -81,6 +84,15 @@ impl Runtime {
         wasm.wasm_component_model(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let functions = (config.compile_cache_mib > 0).then(|| {
+            Arc::new(FunctionCache::new(
+                u64::from(config.compile_cache_mib) << 20,
+            ))
+        });
+        if let Some(functions) = &functions {
+            wasm.enable_incremental_compilation(functions.clone())
+                .map_err(|e| anyhow::anyhow!("compile cache: {e}"))?;
+        }
         let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("wasm engine: {e}"))?;
         let linker = link(&engine).map_err(|e| anyhow::anyhow!("linking host interfaces: {e}"))?;
         Ok(Self {
@@ -91,6 +103,8 @@ impl Runtime {
             kv,
             egress,
             cache,
+            functions,
+            budget: CompileBudget::new(config.compile_memory_mib),
             compilations: AtomicU64::new(0),
         })
     }
@@ -98,6 +112,11 @@ impl Runtime {
     /// Components compiled (not taken from the cache) since start.
     pub fn compilations(&self) -> u64 {
         self.compilations.load(Ordering::Relaxed)
+    }
+
+    /// What the in-memory function cache has spared; `None` when it is off.
+    pub fn function_cache(&self) -> Option<FunctionCacheStats> {
+        self.functions.as_ref().map(|f| f.stats())
     }
 
     /// Compile (or take from the cache), link and read the manifest of a
@@ -109,24 +128,33 @@ impl Runtime {
         sha256: &str,
         settings: OperatorSettings,
     ) -> Result<(Adapter, CacheOutcome), LoadError> {
-        let engine = self.engine.clone();
-        let cache = self.cache.clone();
-        let config = self.config.clone();
+        let (engine, cache, config) =
+            (self.engine.clone(), self.cache.clone(), self.config.clone());
         let sha = sha256.to_owned();
         // Reading the needs walks every section of the bytes: off the async
         // runtime too, before the compile it may spare.
-        let (component, outcome, artifact, needs) = tokio::task::spawn_blocking(move || {
+        let (bytes, needs, hit) = tokio::task::spawn_blocking(move || {
             let needs = InstanceNeeds::of(&bytes);
             needs.check(&config)?;
-            let (component, outcome, artifact) = match cache {
-                Some(cache) => cache.component(&engine, &bytes, &sha),
-                None => Component::from_binary(&engine, &bytes)
-                    .map(|c| (c, CacheOutcome::Compiled, None)),
-            }
-            .map_err(LoadError::Compile)?;
-            Ok::<_, LoadError>((component, outcome, artifact, needs))
+            let hit = cache.and_then(|cache| cache.cached(&engine, &sha));
+            Ok::<_, LoadError>((bytes, needs, hit))
         })
         .await??;
+        let (component, outcome, artifact) = match hit {
+            Some((component, pin)) => (component, CacheOutcome::Hit, Some(pin)),
+            None => {
+                let _memory = self.budget.admit(bytes.len()).await;
+                let (engine, cache, sha) =
+                    (self.engine.clone(), self.cache.clone(), sha256.to_owned());
+                let (component, pin) = tokio::task::spawn_blocking(move || match cache {
+                    Some(cache) => cache.compile(&engine, &bytes, &sha),
+                    None => Component::from_binary(&engine, &bytes).map(|c| (c, None)),
+                })
+                .await?
+                .map_err(LoadError::Compile)?;
+                (component, CacheOutcome::Compiled, pin)
+            }
+        };
         if outcome == CacheOutcome::Compiled {
             self.compilations.fetch_add(1, Ordering::Relaxed);
         }
@@ -243,5 +271,54 @@ impl Ticker {
 impl Drop for Ticker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::NoKv;
+
+    /// A component with one core module of a few functions and `name` in
+    /// its data; not an adapter, so its load is refused after it compiles.
+    fn component(name: &str) -> Vec<u8> {
+        let functions: String = (0..8)
+            .map(|n| format!("(func (export \"f{n}\") (param i32) (result i32) local.get 0 i32.const {n} i32.add)"))
+            .collect();
+        wat::parse_str(format!(
+            "(component (core module (memory 1) (data (i32.const 0) \"{name}\") {functions}))"
+        ))
+        .expect("valid")
+    }
+
+    #[tokio::test]
+    async fn loads_share_compiled_functions_unless_the_cache_is_off() {
+        for (mib, shared) in [("256", true), ("0", false)] {
+            let sandbox = SandboxConfig::parse(&["--compile-cache-mib", mib]);
+            let egress = sandbox.egress_client().expect("egress");
+            let runtime = Runtime::new(&sandbox, Arc::new(NoKv), egress, None).expect("runtime");
+            let mut stats = Vec::new();
+            for name in ["testCRM", "t000001"] {
+                let refused = runtime
+                    .load(component(name), name, OperatorSettings::default())
+                    .await;
+                // Compiled, then refused: no adapter interface.
+                assert!(
+                    matches!(refused, Err(LoadError::WitVersion(_))),
+                    "{name}: {:?}",
+                    refused.err()
+                );
+                stats.push(runtime.function_cache());
+            }
+            let [Some(first), Some(second)] = stats[..] else {
+                assert!(!shared, "the cache is on by default");
+                assert_eq!(stats, [None, None]);
+                continue;
+            };
+            // The second took nearly every function from the first (a key
+            // can differ between two compiles of one function).
+            let (hits, misses) = (second.hits - first.hits, second.misses - first.misses);
+            assert!(hits >= 8 && misses <= 2, "{first:?} then {second:?}");
+        }
     }
 }

@@ -37,6 +37,9 @@ pub fn check(config: &SandboxConfig) -> Result<(), LimitError> {
     if config.egress_max_response_mib == 0 {
         return bad("--egress-max-response-mib must be at least 1");
     }
+    if config.compile_memory_mib == 0 {
+        return bad("--compile-memory-mib must be at least 1");
+    }
     Ok(())
 }
 
@@ -179,18 +182,9 @@ pub(super) const TABLES_PER_INSTANCE: u32 = 8;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        sandbox: SandboxConfig,
-    }
 
     fn parse(args: &[&str]) -> SandboxConfig {
-        let mut all = vec!["switchboard"];
-        all.extend_from_slice(args);
-        Cli::try_parse_from(all).expect("parses").sandbox
+        SandboxConfig::parse(args)
     }
 
     #[test]
@@ -200,6 +194,8 @@ mod tests {
         assert!(err.to_string().contains("--adapter-cpu"), "{err}");
         let err = check(&parse(&["--adapter-memory-mib", "0"])).expect_err("no memory");
         assert!(err.to_string().contains("--adapter-memory-mib"), "{err}");
+        let err = check(&parse(&["--compile-memory-mib", "0"])).expect_err("no compiles");
+        assert!(err.to_string().contains("--compile-memory-mib"), "{err}");
     }
 
     #[test]

@@ -26,12 +26,14 @@
 //! - `host`: the state of one instance and the host interfaces it imports;
 //! - [`egress`]: which outbound requests an adapter may make;
 //! - [`cache`]: precompiled artifacts on disk;
+//! - `compile`: how many compile at once, and the functions they share;
 //! - [`output`]: how large an adapter's answer may be.
 
 mod adapter;
 mod bindings;
 pub mod cache;
 mod compat;
+mod compile;
 pub mod egress;
 mod engine;
 mod guest_output;
@@ -54,6 +56,7 @@ pub use bindings::{
     UpsertCallDispositionRequest, UpstreamError, UserContext, UserInfo,
 };
 pub use cache::CacheError;
+pub use compile::FunctionCacheStats;
 pub use engine::{EPOCH_TICK, Runtime};
 pub use host::{MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 pub use limits::{InstanceNeeds, LimitError, check as check_limits};
