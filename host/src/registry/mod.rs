@@ -217,3 +217,41 @@ impl Registry {
         let _ = self.events.send(Event::Changed(path));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SandboxConfig;
+    use crate::kv::NoKv;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn every_file_counts_as_loading_before_the_first_request_can_ask() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["a", "b", "c"] {
+            let file = dir.path().join(format!("{name}.wasm"));
+            std::fs::write(file, b"not a component").expect("written");
+        }
+        let sandbox = SandboxConfig::parse(&[]);
+        let egress = sandbox.egress_client().expect("egress");
+        let runtime = Runtime::new(&sandbox, Arc::new(NoKv), egress, None).expect("runtime");
+        let (registry, _) =
+            Registry::start(runtime, dir.path().to_owned(), 1, None).expect("start");
+        // This test's runtime has one thread, and it has not yielded since
+        // `start`: the owner task has not run yet, as when a request arrives
+        // at once.
+        let loading = FileCounts {
+            loaded: 0,
+            loading: 3,
+            refused: 0,
+        };
+        assert_eq!(registry.file_counts(), loading);
+
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while registry.file_counts().refused < 3 {
+            assert!(Instant::now() < deadline, "{:?}", registry.file_counts());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(registry.is_ready());
+    }
+}
