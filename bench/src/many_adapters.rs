@@ -51,7 +51,7 @@ struct Start {
 
 /// Start a server on `scratch` and follow its start-up: the first
 /// platform `/healthz` lists as serving, until a login to it succeeds, and
-/// `/healthz` until it is ready. `started` is taken before the spawn.
+/// `/healthz` until it is ready; both timed from just before the spawn.
 async fn start(
     server_binary: &Path,
     scratch: &Scratch,
@@ -106,21 +106,20 @@ fn compiled_at_start(log: &Path) -> Result<u64> {
         .with_context(|| format!("no `adapters loaded` line in {}", log.display()))
 }
 
-/// `POST /callLog` with a new session each, every request to the platform
-/// of the next token in `tokens`.
-fn creates_over(addr: std::net::SocketAddr, tokens: Vec<String>, tag: &'static str) -> MakeRequest {
-    let tokens = Arc::new(tokens);
+/// `POST` creates with a new session each, every request to the next of
+/// `paths` (one per platform's `jwtToken`).
+fn creates_over(addr: std::net::SocketAddr, paths: &[String], tag: &'static str) -> MakeRequest {
+    let paths: Arc<[String]> = Arc::from(paths);
     let template = crate::http::create_template();
     Arc::new(move |connection, seq, out| {
-        let n = (connection as u64 * 7919 + seq) as usize % tokens.len();
+        let n = (connection as u64 * 7919 + seq) as usize % paths.len();
         let session = format!("{tag}-{connection}-{seq}");
         let parts = [
             template.before.as_slice(),
             session.as_bytes(),
             template.after.as_slice(),
         ];
-        let path = format!("/callLog?jwtToken={}", tokens[n]);
-        write_request(out, "POST", addr, &path, &parts);
+        write_request(out, "POST", addr, &paths[n], &parts);
     })
 }
 
@@ -167,7 +166,11 @@ pub(crate) async fn run(
     ];
     let mut one: Option<(f64, Option<f64>)> = None;
     for (name, tag, tokens) in runs {
-        let requests = creates_over(addr, tokens.clone(), tag);
+        let paths: Vec<String> = tokens
+            .iter()
+            .map(|token| format!("/callLog?jwtToken={token}"))
+            .collect();
+        let requests = creates_over(addr, &paths, tag);
         let outcome = load::run(&[addr], load, requests, crate::http::successful()).await?;
         ensure!(
             outcome.errors == 0,
@@ -176,10 +179,6 @@ pub(crate) async fn run(
         );
         let baseline = one.map(|(ours, _)| ours);
         table.row(&name, load, &outcome, baseline, Some(server.usage()?));
-        let paths: Vec<String> = tokens
-            .iter()
-            .map(|token| format!("/callLog?jwtToken={token}"))
-            .collect();
         let wrk = crate::wrk::post_creates(addr, &paths, &format!("wrk-{tag}"), load)?;
         if let Some(figures) = &wrk {
             table.wrk_row(&name, load, figures, one.and_then(|(_, wrk)| wrk));

@@ -136,57 +136,6 @@ impl CacheStore for FunctionCache {
 mod tests {
     use super::*;
     use futures::FutureExt;
-    use wasmtime::Engine;
-
-    /// A module with a few functions and `name` in its data.
-    fn module(name: &str, step: i32) -> Vec<u8> {
-        let functions: String = (0..8)
-            .map(|n| {
-                format!(
-                    "(func (export \"f{n}\") (param i32) (result i32)
-                       local.get 0 i32.const {step} i32.add i32.const {n} i32.mul)"
-                )
-            })
-            .collect();
-        wat::parse_str(format!(
-            "(module (memory 1) (data (i32.const 0) \"{name}\") {functions})"
-        ))
-        .expect("valid")
-    }
-
-    #[test]
-    fn a_copy_under_another_name_compiles_from_the_function_cache() {
-        let functions = Arc::new(FunctionCache::new(16 << 20));
-        let mut config = wasmtime::Config::new();
-        config
-            .enable_incremental_compilation(functions.clone())
-            .expect("enabled");
-        let engine = Engine::new(&config).expect("engine");
-
-        engine.precompile_module(&module("testCRM", 1)).expect("a");
-        let first = functions.stats();
-        // Each function, and a trampoline per signature (the second
-        // function of a signature already takes its trampoline from here).
-        assert!(first.misses >= 8 && first.bytes > 0, "{first:?}");
-
-        engine
-            .precompile_module(&module("t000001", 1))
-            .expect("copy");
-        let copy = functions.stats();
-        // Nearly all of it: a key can differ between two compiles of the
-        // same function (1 or 2 of these 20 do, some runs), which costs only
-        // that function's compile.
-        let (hits, misses) = (copy.hits - first.hits, copy.misses - first.misses);
-        assert!(hits >= 16 && misses <= 4, "{first:?} then {copy:?}");
-
-        engine
-            .precompile_module(&module("t000002", 2))
-            .expect("other");
-        assert!(
-            functions.stats().misses >= copy.misses + 8,
-            "new code compiles"
-        );
-    }
 
     #[test]
     fn compiles_wait_for_their_memory_and_one_too_large_runs_alone() {
